@@ -1,0 +1,1 @@
+"""Embeddings and themes. Pure, except the embedding edge in embed.py."""

@@ -1,0 +1,72 @@
+"""Theme labels: class-based TF-IDF key phrases and the most representative claim."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+_STOP = set(
+    """a about above after again against all also am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having he
+    her here hers him his how i if in into is it its itself just like make makes made more most much my no nor not
+    now of off on once only or other our out over own same she should so some such than that the their theirs them
+    then there these they this those through to too under until up very was we were what when where which while who
+    whom why will with would you your yours one two new even still may might must many way ways well us say says
+    said according rather instead whether already become becomes across around within without onto per via""".split()
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z\-']+")
+
+
+def _terms(text: str) -> list[str]:
+    words = [w.lower().strip("'-") for w in _WORD.findall(text)]
+    unigrams = [w for w in words if w not in _STOP and len(w) > 2]
+    bigrams = [
+        f"{a} {b}"
+        for a, b in itertools.pairwise(words)
+        if a not in _STOP and b not in _STOP and len(a) > 2 and len(b) > 2
+    ]
+    return unigrams + bigrams
+
+
+def keywords(groups: Sequence[Sequence[str]], top: int = 6) -> list[list[str]]:
+    """Top key phrases per group of texts, weighted against all groups (c-TF-IDF)."""
+    counts = [Counter(t for text in group for t in _terms(text)) for group in groups]
+    total_docs = len(groups)
+    df = Counter(term for c in counts for term in c)
+    average = max(1.0, sum(sum(c.values()) for c in counts) / max(total_docs, 1))
+    result = []
+    for c in counts:
+        size = max(1, sum(c.values()))
+        scored = []
+        for term, tf in c.items():
+            weight = (tf / size) * math.log(1 + average / df[term])
+            if " " in term:
+                weight *= 1.5 if tf > 1 else 0.5
+            scored.append((-weight, term))
+        scored.sort()
+        chosen: list[str] = []
+        for _, term in scored:
+            if any(term in kept or kept in term for kept in chosen):
+                continue
+            chosen.append(term)
+            if len(chosen) == top:
+                break
+        result.append(chosen)
+    return result
+
+
+def label_from(keyphrases: Sequence[str]) -> str:
+    """A short label: the top two or three key phrases."""
+    picked = list(keyphrases[:3]) if keyphrases and " " not in keyphrases[0] else list(keyphrases[:2])
+    return " · ".join(picked) if picked else "unlabelled theme"
+
+
+def representative(vectors: np.ndarray) -> int:
+    """Index of the member closest to the group's mean direction."""
+    mean = vectors.mean(axis=0)
+    return int(np.argmax(vectors @ mean))

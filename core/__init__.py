@@ -1,0 +1,1 @@
+"""Shared plain-data models, settings and errors."""

@@ -1,0 +1,23 @@
+"""The error tree.
+
+UndercurrentError          anything the CLI reports as one clear line
+├── UserError              a mistake in what the user asked for (bad path, bad date, bad SQL)
+├── PermanentError         bad input data: recorded with a reason, the run goes on
+└── TransientError         worth retrying later (timeouts, 5xx, connection resets)
+"""
+
+
+class UndercurrentError(Exception):
+    """Base class: the message is shown to the user as it is."""
+
+
+class UserError(UndercurrentError):
+    """The user asked for something that cannot be done as asked."""
+
+
+class PermanentError(UndercurrentError):
+    """Input that will not get better by retrying (unparseable feed, unsupported file)."""
+
+
+class TransientError(UndercurrentError):
+    """A failure that may go away on retry (timeout, 5xx, connection reset)."""

@@ -1,0 +1,103 @@
+"""One typed settings object, read once at the edge and passed down.
+
+Precedence: explicit arguments > environment variables > config file > defaults.
+The config file is TOML with the same keys in lower case without the prefix
+(``db = "..."``), found at ``UNDERCURRENT_CONFIG`` or ``./undercurrent.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.errors import UserError
+
+DEFAULT_DB = "undercurrent.duckdb"
+DEFAULT_OUTBOX = "outbox"
+ENV_PREFIX = "UNDERCURRENT_"
+_KEYS = ("db", "sources", "smtp_url", "mail_from", "outbox", "allow_private_networks", "seed")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Secret(str):
+    """A string that never shows itself in reprs or logs."""
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: Path = Path(DEFAULT_DB)
+    sources: Path | None = None
+    smtp_url: Secret | None = field(default=None, repr=False)
+    mail_from: str = "Undercurrent <digest@localhost>"
+    outbox: Path = Path(DEFAULT_OUTBOX)
+    allow_private_networks: bool = False
+    seed: int = 42
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given non-None values replaced (CLI arguments win)."""
+        clean = {k: _coerce(k, v) for k, v in overrides.items() if v is not None}
+        return replace(self, **clean)
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if key in ("db", "outbox", "sources"):
+        return Path(value).expanduser() if value != "" else None
+    if key == "smtp_url":
+        return Secret(value) if value else None
+    if key == "allow_private_networks":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise UserError(f"allow_private_networks must be true or false, not {value!r}")
+    if key == "seed":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise UserError(f"seed must be an integer, not {value!r}") from None
+    return str(value)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(_KEYS))
+    if unknown:
+        raise UserError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return data
+
+
+def load_settings(environ: Mapping[str, str] | None = None, cwd: Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from a config file, the environment and explicit overrides."""
+    env = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    values: dict[str, Any] = {}
+    config_path = env.get(ENV_PREFIX + "CONFIG")
+    if config_path:
+        values.update(_read_config_file(Path(config_path).expanduser()))
+    elif (cwd / "undercurrent.toml").is_file():
+        values.update(_read_config_file(cwd / "undercurrent.toml"))
+    for key in _KEYS:
+        env_value = env.get(ENV_PREFIX + key.upper())
+        if env_value is not None:
+            values[key] = env_value
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings().with_overrides(**values)

@@ -1,0 +1,1 @@
+"""The daily brief: selection and rendering (pure), delivery at the mail edge."""

@@ -1,0 +1,90 @@
+"""Building documents from feed entries, extracted pages and transcripts (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.ids import stable_id
+from core.models import Document, Segment
+from extract.articles import ArticleText, html_to_text
+from extract.dedupe import canonical_url, content_hash
+from extract.feeds import FeedEntry
+from extract.transcripts import join_segments
+
+MIN_FEED_TEXT_WORDS = 40
+
+
+def document_key(source_id: str | None, guid: str | None, url: str | None, text: str) -> str:
+    """(feed, GUID), else the canonical URL, else a content hash."""
+    if source_id and guid:
+        return stable_id("doc", "guid", source_id, guid)
+    if url:
+        return stable_id("doc", "url", canonical_url(url))
+    return stable_id("doc", "hash", content_hash(text))
+
+
+def article_document(source_id: str | None, entry: FeedEntry, page: ArticleText | None) -> Document | None:
+    """The article's document: the extracted page, else the feed's own content when it has enough text."""
+    if page is not None:
+        text, extraction = page.text, "page"
+    else:
+        text = html_to_text(entry.content_html or entry.summary or "")
+        extraction = "feed"
+        if len(text.split()) < MIN_FEED_TEXT_WORDS:
+            return None
+    return Document(
+        document_id=document_key(source_id, entry.guid, entry.link, text),
+        source_id=source_id,
+        kind="article",
+        url=entry.link,
+        title=entry.title or (page.title if page and page.title else "") or "(untitled)",
+        published_at=entry.published or (page.published if page else None),
+        language=page.language if page else None,
+        text=text,
+        guid=entry.guid,
+        author=entry.author or (page.author if page else None),
+        extraction=extraction,
+    )
+
+
+def page_document(source_id: str | None, url: str | None, page: ArticleText, extraction: str = "page") -> Document:
+    """A document from a single page or local file outside any feed."""
+    return Document(
+        document_id=document_key(source_id, None, url, page.text),
+        source_id=source_id,
+        kind="article",
+        url=url,
+        title=page.title or "(untitled)",
+        published_at=page.published,
+        language=page.language,
+        text=page.text,
+        author=page.author,
+        extraction=extraction,
+    )
+
+
+def transcript_document(
+    source_id: str | None,
+    segments: list[Segment],
+    title: str,
+    url: str | None,
+    guid: str | None = None,
+    published: datetime | None = None,
+    audio_url: str | None = None,
+    language: str | None = "en",
+) -> Document:
+    text, spans = join_segments(segments)
+    return Document(
+        document_id=document_key(source_id, guid, url, text),
+        source_id=source_id,
+        kind="transcript",
+        url=url,
+        title=title or "(untitled episode)",
+        published_at=published,
+        language=language,
+        text=text,
+        guid=guid,
+        audio_url=audio_url,
+        extraction="transcript",
+        spans=spans,
+    )

@@ -1,0 +1,273 @@
+"""The ``undercurrent`` command line. Every command takes --db; mistakes give one line, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core.errors import UndercurrentError, UserError
+from core.settings import Settings, load_settings
+
+DB_HELP = "DuckDB file (default: $UNDERCURRENT_DB, else ./undercurrent.duckdb)."
+
+
+def parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"invalid date {value!r}: expected YYYY-MM-DD, e.g. 2026-11-21") from None
+
+
+def db_option(function: Any) -> Any:
+    return click.option("--db", "db", metavar="PATH", default=None, help=DB_HELP)(function)
+
+
+def _settings(**overrides: Any) -> Settings:
+    return load_settings(**overrides)
+
+
+def _quiet_prefect() -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="undercurrent", prog_name="undercurrent")
+def cli() -> None:
+    """Undercurrent: the claims and recurring themes in news and podcasts about the AI strategies of
+    China and the United States, stored in DuckDB and sent as a daily top-5 brief.
+
+    Start with 'undercurrent demo' to run everything on the bundled sample corpus.
+    """
+
+
+@cli.command()
+@db_option
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("undercurrent-demo"),
+    show_default=True,
+    help="Folder for the brief (HTML, Markdown, text) and the outbox.",
+)
+@click.option(
+    "--date",
+    "day",
+    metavar="YYYY-MM-DD",
+    default=None,
+    help="Date of the brief (default: the sample's last day, 2026-11-21).",
+)
+def demo(db: str | None, out: Path, day: str | None) -> None:
+    """Run the whole pipeline offline on the bundled sample corpus and show the brief.
+
+    Ingests the sample feeds and podcast transcripts, extracts claims, finds themes with the
+    embedding model, builds the top-5 brief, writes it to --out and prints it.
+    """
+    _quiet_prefect()
+    from flows.demo import run_demo
+
+    run_demo(_settings(db=db, outbox=out / "outbox"), out, parse_date(day))
+
+
+@cli.command()
+@db_option
+@click.argument("targets", nargs=-1, required=True, metavar="PATH_OR_URL...")
+def ingest(db: str | None, targets: tuple[str, ...]) -> None:
+    """Ingest files, folders or URLs: pages (.html), text (.txt/.md), transcripts (.srt/.vtt/.json),
+    feeds (.xml/.rss/.atom), or feed and page URLs. Claims are extracted by the next 'run'."""
+    from extract.fetch import HttpFetcher
+    from flows.ingestion import ingest_paths
+    from store.db import connect
+
+    settings = _settings(db=db)
+    fetcher = HttpFetcher(allow_private=settings.allow_private_networks)
+    with connect(settings.db) as con:
+        report = ingest_paths(con, list(targets), fetcher)
+    click.echo(
+        f"{report.new_documents} new documents, {report.seen_documents} already known, {len(report.errors)} skipped"
+    )
+    for error in report.errors:
+        click.echo(f"  skipped: {error}", err=True)
+
+
+@cli.command()
+@db_option
+@click.option("--date", "day", metavar="YYYY-MM-DD", default=None, help="Run date (default: today, UTC).")
+@click.option(
+    "--sources",
+    "sources",
+    metavar="PATH",
+    default=None,
+    help="Sources file (default: $UNDERCURRENT_SOURCES; none: process what was ingested).",
+)
+def run(db: str | None, day: str | None, sources: str | None) -> None:
+    """Run the daily pipeline: fetch sources, extract claims, update themes, build and deliver the brief.
+
+    Without SMTP settings the brief is written as .eml files to $UNDERCURRENT_OUTBOX (./outbox).
+    A rerun for a date reuses its brief and sends it only to subscribers who have not had it."""
+    from datetime import UTC, datetime
+
+    _quiet_prefect()
+    from flows.daily import daily
+
+    run_date = parse_date(day) or datetime.now(UTC).date()
+    settings = _settings(db=db, sources=sources)
+    if settings.sources is not None and not settings.sources.is_file():
+        raise UserError(f"sources file {settings.sources} does not exist")
+    from store.db import open_db
+
+    open_db(settings.db).close()  # surface a bad --db before Prefect starts
+    _quiet_prefect()
+    result = daily(settings, run_date)
+    _print_counts(result.counts, result.errors)
+
+
+def _print_counts(counts: dict[str, Any], errors: list[str]) -> None:
+    click.echo(", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in counts.items()))
+    for error in errors:
+        click.echo(f"  warning: {error}", err=True)
+
+
+@cli.group()
+def subscribers() -> None:
+    """Manage who receives the daily brief."""
+
+
+@subscribers.command("add")
+@db_option
+@click.argument("email")
+def subscribers_add(db: str | None, email: str) -> None:
+    """Subscribe EMAIL (or reactivate it)."""
+    from store.db import connect
+    from store.digests import add_subscriber
+
+    address = _valid_email(email)
+    with connect(_settings(db=db).db) as con:
+        added = add_subscriber(con, address)
+    click.echo(f"subscribed {address}" if added else f"{address} is already subscribed")
+
+
+@subscribers.command("remove")
+@db_option
+@click.argument("email")
+def subscribers_remove(db: str | None, email: str) -> None:
+    """Unsubscribe EMAIL (its delivery history is kept)."""
+    from store.db import connect
+    from store.digests import remove_subscriber
+
+    address = _valid_email(email)
+    with connect(_settings(db=db).db) as con:
+        removed = remove_subscriber(con, address)
+    if not removed:
+        raise UserError(f"{address} is not an active subscriber")
+    click.echo(f"unsubscribed {address}")
+
+
+@subscribers.command("list")
+@db_option
+def subscribers_list(db: str | None) -> None:
+    """List subscribers and their status."""
+    from store.db import connect
+    from store.digests import list_subscribers
+
+    with connect(_settings(db=db).db, must_exist=True) as con:
+        rows = list_subscribers(con)
+    if not rows:
+        click.echo("no subscribers yet: add one with 'undercurrent subscribers add EMAIL'")
+    for email, status, created in rows:
+        click.echo(f"{email}\t{status}\tsince {created:%Y-%m-%d}")
+
+
+def _valid_email(email: str) -> str:
+    address = email.strip().lower()
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain or any(c.isspace() or not c.isprintable() for c in address):
+        raise UserError(f"{email!r} is not an email address")
+    return address
+
+
+@cli.command()
+@db_option
+@click.option("--limit", default=50, show_default=True, help="Show at most this many themes.")
+def themes(db: str | None, limit: int) -> None:
+    """List themes with their claim, document and source counts."""
+    from flows.tables import print_table
+    from store.db import connect
+    from store.themes import theme_counts
+
+    with connect(_settings(db=db).db, must_exist=True) as con:
+        rows = theme_counts(con)
+    if not rows:
+        click.echo("no themes yet: run 'undercurrent run' after ingesting documents")
+        return
+    print_table(["id", "label", "claims", "documents", "sources", "first seen", "last seen"], rows[:limit])
+
+
+@cli.command()
+@db_option
+@click.argument("query")
+@click.option("--max-rows", default=1000, show_default=True, help="Print at most this many rows.")
+def sql(db: str | None, query: str, max_rows: int) -> None:
+    """Run a read-only SQL QUERY against the database and print the result as a table.
+
+    Example: undercurrent sql "SELECT label, keywords FROM themes ORDER BY theme_id"
+    """
+    import duckdb
+
+    from flows.tables import print_table
+    from store.db import connect
+
+    with connect(_settings(db=db).db, read_only=True) as con:
+        try:
+            cursor = con.execute(query)
+        except duckdb.Error as exc:
+            raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
+        if cursor.description is None:
+            click.echo("OK")
+            return
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchmany(max_rows + 1)
+    print_table(columns, rows[:max_rows])
+    if len(rows) > max_rows:
+        click.echo(f"(more than {max_rows} rows; showing the first {max_rows}; use --max-rows)", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: one clear line on stderr and a non-zero exit for every error a user can cause."""
+    try:
+        cli.main(args=argv, prog_name="undercurrent", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.UsageError as exc:
+        hint = (
+            f" (see 'undercurrent {exc.ctx.command_path.partition(' ')[2]} --help')".replace("  ", " ")
+            if exc.ctx
+            else ""
+        )
+        click.echo(f"error: {exc.format_message()}{hint}", err=True)
+        return 2
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except UndercurrentError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

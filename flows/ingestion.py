@@ -1,0 +1,172 @@
+"""Ingestion glue: sources, feeds, pages, transcripts and local files into stored documents."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from core.errors import PermanentError, TransientError, UndercurrentError, UserError
+from core.ids import stable_id
+from core.models import Document, Source
+from extract.articles import ArticleText, extract_article
+from extract.documents import article_document, page_document, transcript_document
+from extract.feeds import FeedEntry, parse_feed
+from extract.fetch import FEED_CAP, PAGE_CAP, Fetcher
+from extract.transcripts import detect_format, parse_transcript
+from store import documents as docstore
+
+log = logging.getLogger("undercurrent.ingest")
+
+LOCAL_SOURCE = Source(stable_id("src", "local-files"), "Local files", "local", "")
+FEED_SUFFIXES = (".xml", ".rss", ".atom")
+PAGE_SUFFIXES = (".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md")
+TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".json")
+
+
+@dataclass
+class IngestReport:
+    new_documents: int = 0
+    seen_documents: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: IngestReport) -> None:
+        self.new_documents += other.new_documents
+        self.seen_documents += other.seen_documents
+        self.errors.extend(other.errors)
+
+
+def _store(con: duckdb.DuckDBPyConnection, doc: Document | None, report: IngestReport) -> None:
+    if doc is None:
+        return
+    if docstore.insert_document(con, doc):
+        report.new_documents += 1
+    else:
+        report.seen_documents += 1
+
+
+def _fail(
+    con: duckdb.DuckDBPyConnection, report: IngestReport, url: str, source_id: str | None, exc: Exception
+) -> None:
+    reason = f"{url}: {exc}"
+    log.warning("skipped %s", reason)
+    report.errors.append(reason)
+    docstore.record_ingest_error(con, url, source_id, str(exc))
+
+
+def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document | None:
+    if source.kind == "podcast" and entry.transcripts:
+        link = entry.transcripts[0]
+        fetched = fetcher.get(link.url, cap=PAGE_CAP * 2)
+        text = fetched.text()
+        segments = parse_transcript(text, detect_format(link.url.lower(), link.mime_type, text))
+        return transcript_document(
+            source.source_id, segments, entry.title, entry.link, entry.guid, entry.published, entry.enclosure_url
+        )
+    page = None
+    if entry.link:
+        try:
+            fetched = fetcher.get(entry.link, cap=PAGE_CAP)
+            page = extract_article(fetched.text(), fetched.url)
+        except (TransientError, PermanentError) as exc:
+            log.info("page %s not fetched (%s); using the feed's content", entry.link, exc)
+    return article_document(source.source_id, entry, page)
+
+
+def ingest_source(con: duckdb.DuckDBPyConnection, source: Source, fetcher: Fetcher) -> IngestReport:
+    """Fetch one feed and store its new entries; failures are recorded and never raised."""
+    report = IngestReport()
+    try:
+        feed = parse_feed(fetcher.get(source.url, cap=FEED_CAP).content)
+    except UndercurrentError as exc:
+        _fail(con, report, source.url, source.source_id, exc)
+        return report
+    for entry in feed.entries:
+        key = entry.link or entry.guid or entry.title
+        try:
+            _store(con, _entry_document(source, entry, fetcher), report)
+        except UndercurrentError as exc:
+            _fail(con, report, key, source.source_id, exc)
+    return report
+
+
+def ingest_sources(con: duckdb.DuckDBPyConnection, sources: list[Source], fetcher: Fetcher) -> IngestReport:
+    docstore.upsert_sources(con, sources)
+    report = IngestReport()
+    for source in sources:
+        report.add(ingest_source(con, source, fetcher))
+    return report
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig", errors="replace")
+    except OSError as exc:
+        raise PermanentError(f"cannot read: {exc.strerror}") from None
+
+
+def _file_document(path: Path, fetcher: Fetcher) -> list[Document | None]:
+    suffix = path.suffix.lower()
+    source_id = LOCAL_SOURCE.source_id
+    if suffix in PAGE_SUFFIXES:
+        page = extract_article(_read_text(path), None)
+        if page is None:
+            raise PermanentError("no main text found in the page")
+        return [page_document(source_id, None, page, extraction="file")]
+    if suffix in TEXT_SUFFIXES:
+        text = _read_text(path).strip()
+        if not text:
+            raise PermanentError("file is empty")
+        title = text.splitlines()[0].lstrip("# ").strip()[:200]
+        return [page_document(source_id, None, ArticleText(title, None, None, None, None, text), "file")]
+    if suffix in TRANSCRIPT_SUFFIXES:
+        text = _read_text(path)
+        segments = parse_transcript(text, detect_format(path.name.lower(), None, text))
+        return [transcript_document(source_id, segments, path.stem.replace("_", " "), None)]
+    if suffix in FEED_SUFFIXES:
+        feed = parse_feed(path.read_bytes())
+        source = Source(stable_id("src", "file", path.resolve()), feed.title or path.stem, "news", "")
+        return [_entry_document(source, entry, fetcher) for entry in feed.entries]
+    raise PermanentError(f"unsupported file type {suffix or '(none)'}")
+
+
+def ingest_paths(con: duckdb.DuckDBPyConnection, targets: list[str], fetcher: Fetcher) -> IngestReport:
+    """Ingest files, folders (recursively) and URLs given on the command line."""
+    report = IngestReport()
+    docstore.upsert_sources(con, [LOCAL_SOURCE])
+    for target in targets:
+        if target.startswith(("http://", "https://")):
+            report.add(_ingest_url(con, target, fetcher))
+            continue
+        path = Path(target)
+        if not path.exists():
+            raise UserError(f"no such file or folder: {target}")
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                for doc in _file_document(file, fetcher):
+                    _store(con, doc, report)
+            except UndercurrentError as exc:
+                _fail(con, report, str(file), None, exc)
+    return report
+
+
+def _ingest_url(con: duckdb.DuckDBPyConnection, url: str, fetcher: Fetcher) -> IngestReport:
+    report = IngestReport()
+    try:
+        fetched = fetcher.get(url, cap=FEED_CAP)
+        head = fetched.content[:512].lstrip().lower()
+        if "xml" in fetched.content_type or head.startswith((b"<?xml", b"<rss", b"<feed")):
+            source = Source(stable_id("src", url), url, "news", url)
+            docstore.upsert_sources(con, [source])
+            return ingest_source(con, source, fetcher)
+        page = extract_article(fetched.text(), fetched.url)
+        if page is None:
+            raise PermanentError("no main text found in the page")
+        _store(con, page_document(LOCAL_SOURCE.source_id, fetched.url, page), report)
+    except UndercurrentError as exc:
+        _fail(con, report, url, None, exc)
+    return report

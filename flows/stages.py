@@ -1,0 +1,149 @@
+"""The processing stages: claims, themes, digest and delivery, each glue between store and pure core."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+
+from cluster import labels as labelling
+from cluster.embed import Embedder
+from cluster.themes import ThemeOptions, assign, centroid, discover
+from core.errors import UndercurrentError
+from core.ids import text_hash
+from core.models import Digest, SegmentSpan
+from digest.delivery import Mailer
+from digest.mail import build_message
+from digest.render import Rendered, render
+from digest.select import select_items
+from extract.claims import extract_claims
+from store import claims as claimstore
+from store import digests as digeststore
+from store import documents as docstore
+from store import themes as themestore
+
+log = logging.getLogger("undercurrent.stages")
+DIGEST_TITLE = "Undercurrent daily brief"
+
+
+def claims_stage(con: duckdb.DuckDBPyConnection, run_date: date) -> dict[str, int]:
+    """Extract claims from every unprocessed document (near-duplicate copies yield none of their own)."""
+    documents = claims = 0
+    for document_id, text, is_canonical in docstore.unprocessed_documents(con):
+        spans = tuple(SegmentSpan(*row) for row in docstore.segments_of(con, document_id))
+        found = extract_claims(document_id, text, spans) if is_canonical else []
+        claimstore.save_claims(con, document_id, found, run_date)
+        documents += 1
+        claims += len(found)
+    return {"documents_processed": documents, "claims_extracted": claims}
+
+
+def vectors_for(con: duckdb.DuckDBPyConnection, embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Vectors for texts, from the cache where possible; new vectors are cached. No text is embedded twice."""
+    hashes = [text_hash(t) for t in texts]
+    cached = claimstore.cached_vectors(con, embedder.name, sorted(set(hashes)))
+    missing = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}.items())
+    if missing:
+        fresh = embedder.encode([t for _, t in missing])
+        new = {h: fresh[i] for i, (h, _) in enumerate(missing)}
+        claimstore.cache_vectors(con, embedder.name, new)
+        cached.update(new)
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    return np.stack([cached[h] for h in hashes])
+
+
+def themes_stage(
+    con: duckdb.DuckDBPyConnection, embedder: Embedder, run_date: date, options: ThemeOptions | None = None
+) -> dict[str, int]:
+    """Assign new claims to existing themes; cluster the rest; new clusters become new themes."""
+    options = options or ThemeOptions()
+    pending = themestore.unthemed_claims(con)
+    vectors = vectors_for(con, embedder, [text for _, text in pending])
+    theme_ids, centroids = themestore.theme_centroids(con)
+    nearest, sims = assign(vectors, centroids, options.join_threshold)
+    joined = [(pending[i][0], theme_ids[t], sims[i]) for i, t in enumerate(nearest) if t >= 0]
+    rest = [i for i, t in enumerate(nearest) if t < 0]
+    cluster_labels = discover(vectors[rest], options) if rest else np.array([], dtype=int)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        themestore.assign_claims(con, joined, run_date)
+        next_id = themestore.next_theme_id(con)
+        created = 0
+        for label in sorted(set(cluster_labels.tolist()) - {-1}):
+            members = [rest[i] for i in np.flatnonzero(cluster_labels == label)]
+            middle = centroid(vectors[members])
+            theme_id = next_id + created
+            themestore.create_theme(con, theme_id, middle, run_date)
+            themestore.assign_claims(
+                con, [(pending[i][0], theme_id, float(vectors[i] @ middle)) for i in members], run_date
+            )
+            created += 1
+        if joined or created:
+            _relabel(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    unthemed = len(rest) - int((cluster_labels >= 0).sum())
+    return {"claims_joined": len(joined), "themes_created": created, "claims_unthemed": unthemed}
+
+
+def _relabel(con: duckdb.DuckDBPyConnection) -> None:
+    members = themestore.theme_members(con)
+    ids = sorted(members)
+    phrases = labelling.keywords([[text for _, text in members[t]] for t in ids])
+    for theme_id, keyphrases in zip(ids, phrases, strict=True):
+        themestore.update_theme(con, theme_id, labelling.label_from(keyphrases), keyphrases, None)
+
+
+def digest_stage(con: duckdb.DuckDBPyConnection, run_date: date, run_id: str | None) -> Rendered | None:
+    """Build and store the digest for the date, or reuse the stored one; None when nothing is new."""
+    existing = digeststore.load_rendered(con, run_date)
+    if existing is not None:
+        return existing
+    since = digeststore.previous_digest_date(con, run_date)
+    items = select_items(
+        digeststore.candidates(con, run_date, since),
+        digeststore.theme_infos(con, run_date),
+        digeststore.featured_claims(con, run_date),
+    )
+    if not items:
+        log.warning("no new themed claims for %s: no digest", run_date)
+        return None
+    digest = Digest(run_date, tuple(items), DIGEST_TITLE)
+    rendered = render(digest)
+    digeststore.save_digest(con, digest, rendered, run_id)
+    return rendered
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int
+    failed: int
+
+
+def deliver_stage(
+    con: duckdb.DuckDBPyConnection, run_date: date, rendered: Rendered, mailer: Mailer, sender: str
+) -> DeliveryReport:
+    """Send to every active subscriber who has not had this date's digest; each outcome is committed."""
+    sent = failed = 0
+    for subscriber_id, email in digeststore.pending_recipients(con, run_date):
+        message = build_message(rendered, run_date, sender, email, subscriber_id)
+        message_id = str(message["Message-ID"])
+        filename = f"{run_date.isoformat()}-{subscriber_id}.eml"
+        digeststore.record_delivery(con, run_date, subscriber_id, "pending", message_id, mailer.channel, None)
+        try:
+            detail = mailer.send(message, filename)
+        except UndercurrentError as exc:
+            log.warning("delivery to %s failed: %s", email, exc)
+            digeststore.record_delivery(con, run_date, subscriber_id, "failed", message_id, mailer.channel, str(exc))
+            failed += 1
+            continue
+        status = "sent" if mailer.channel == "smtp" else "written"
+        digeststore.record_delivery(con, run_date, subscriber_id, status, message_id, mailer.channel, detail)
+        sent += 1
+    return DeliveryReport(sent, failed)

@@ -1,0 +1,87 @@
+"""Opening the database and applying numbered migrations, each once, recorded."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from core.errors import UserError
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, name, sql) for every bundled migration, in order."""
+    found = []
+    for entry in resources.files("store.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _check_path(path: Path, must_exist: bool) -> None:
+    if path.is_dir():
+        raise UserError(f"--db {path} is a folder; give a database file path")
+    if must_exist and not path.exists():
+        raise UserError(f"no database at {path}; run 'undercurrent demo' or 'undercurrent run' first")
+    if not path.parent.exists():
+        raise UserError(f"cannot create database {path}: folder {path.parent} does not exist")
+
+
+def open_db(path: Path, read_only: bool = False, must_exist: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (and for writers, migrate) the database, with one-line errors for user mistakes."""
+    _check_path(path, must_exist or read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            raise UserError(f"database {path} is in use by another Undercurrent process; try again later") from None
+        raise UserError(f"cannot open database {path}: {message.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise UserError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
+    if not read_only:
+        migrate(con)
+    return con
+
+
+@contextmanager
+def connect(path: Path, read_only: bool = False, must_exist: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_db(path, read_only=read_only, must_exist=must_exist)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply pending migrations in one transaction each; returns the versions applied."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                [version, name, datetime.now(UTC).replace(tzinfo=None)],
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied

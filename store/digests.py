@@ -1,0 +1,179 @@
+"""Digests, digest items, the selector's candidates, subscribers and deliveries."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import duckdb
+
+from core.ids import stable_id
+from core.models import Digest, SourceRef
+from digest.render import Rendered
+from digest.select import Candidate, ThemeInfo
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def digest_exists(con: duckdb.DuckDBPyConnection, day: date) -> bool:
+    return con.execute("SELECT count(*) FROM digests WHERE digest_date = ?", [day]).fetchone()[0] > 0  # type: ignore[index]
+
+
+def previous_digest_date(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
+    row = con.execute("SELECT max(digest_date) FROM digests WHERE digest_date < ?", [day]).fetchone()
+    return row[0] if row else None
+
+
+def candidates(con: duckdb.DuckDBPyConnection, day: date, since: date | None) -> list[Candidate]:
+    """Every themed claim; ``is_new`` when its document was processed after the previous digest."""
+    rows = con.execute(
+        """
+        SELECT c.claim_id, t.theme_id, c.text, c.score, coalesce(t.similarity, 0),
+               d.processed_for > coalesce(?::DATE, DATE '0001-01-01') AND d.processed_for <= ? AS is_new,
+               coalesce(d.source_id, d.document_id), CAST(d.published_at AS DATE),
+               coalesce(s.name, d.title), d.title,
+               CASE WHEN d.kind = 'transcript' AND d.audio_url IS NOT NULL AND c.start_seconds IS NOT NULL
+                    THEN d.audio_url || '#t=' || CAST(floor(c.start_seconds) AS INTEGER) ELSE d.url END,
+               d.kind, c.speaker, c.start_seconds
+        FROM claims c JOIN claim_themes t USING (claim_id) JOIN documents d USING (document_id)
+        LEFT JOIN sources s USING (source_id)
+        WHERE d.processed_for <= ?
+        ORDER BY c.claim_id
+        """,
+        [since, day, day],
+    ).fetchall()
+    return [
+        Candidate(
+            claim_id=r[0],
+            theme_id=r[1],
+            text=r[2],
+            score=r[3],
+            similarity=r[4],
+            is_new=bool(r[5]),
+            source_key=r[6],
+            day=r[7],
+            ref=SourceRef(
+                outlet=r[8], title=r[9], url=r[10], published=r[7], kind=r[11], speaker=r[12], start_seconds=r[13]
+            ),
+        )
+        for r in rows
+    ]
+
+
+def theme_infos(con: duckdb.DuckDBPyConnection, day: date, recent_days: int = 3) -> dict[int, ThemeInfo]:
+    recent = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT theme_id FROM digest_items WHERE digest_date < ? AND digest_date >= ? - ?::INTEGER",
+            [day, day, recent_days],
+        ).fetchall()
+    }
+    rows = con.execute("SELECT theme_id, label FROM themes").fetchall()
+    return {r[0]: ThemeInfo(r[0], r[1], r[0] in recent) for r in rows}
+
+
+def featured_claims(con: duckdb.DuckDBPyConnection, day: date) -> frozenset[str]:
+    rows = con.execute("SELECT claim_id FROM digest_items WHERE digest_date < ?", [day]).fetchall()
+    return frozenset(r[0] for r in rows)
+
+
+def save_digest(con: duckdb.DuckDBPyConnection, digest: Digest, rendered: Rendered, run_id: str | None) -> None:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "INSERT INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                digest.digest_date,
+                run_id,
+                digest.title,
+                rendered.subject,
+                rendered.html,
+                rendered.markdown,
+                rendered.text,
+                _now(),
+            ],
+        )
+        con.executemany(
+            "INSERT INTO digest_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    digest.digest_date,
+                    i.rank,
+                    i.claim_id,
+                    i.theme_id,
+                    i.headline,
+                    i.text,
+                    i.source_count,
+                    i.day_count,
+                    i.why,
+                ]
+                for i in digest.items
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def load_rendered(con: duckdb.DuckDBPyConnection, day: date) -> Rendered | None:
+    row = con.execute("SELECT subject, html, markdown, text FROM digests WHERE digest_date = ?", [day]).fetchone()
+    return Rendered(*row) if row else None
+
+
+# Subscribers -----------------------------------------------------------------------------------------------
+
+
+def add_subscriber(con: duckdb.DuckDBPyConnection, email: str) -> bool:
+    """Add or reactivate; returns False when already active."""
+    row = con.execute("SELECT status FROM subscribers WHERE email = ?", [email]).fetchone()
+    if row and row[0] == "active":
+        return False
+    if row:
+        con.execute("UPDATE subscribers SET status = 'active', unsubscribed_at = NULL WHERE email = ?", [email])
+    else:
+        con.execute(
+            "INSERT INTO subscribers VALUES (?, ?, 'active', ?, NULL)", [stable_id("sub", email), email, _now()]
+        )
+    return True
+
+
+def remove_subscriber(con: duckdb.DuckDBPyConnection, email: str) -> bool:
+    """Unsubscribe (the row stays, so deliveries keep their history); False when not active."""
+    row = con.execute("SELECT status FROM subscribers WHERE email = ?", [email]).fetchone()
+    if not row or row[0] != "active":
+        return False
+    con.execute("UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ? WHERE email = ?", [_now(), email])
+    return True
+
+
+def list_subscribers(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, datetime]]:
+    return con.execute("SELECT email, status, created_at FROM subscribers ORDER BY email").fetchall()
+
+
+def pending_recipients(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, str]]:
+    """(subscriber_id, email) of active subscribers not yet sent the digest of ``day``."""
+    return con.execute(
+        "SELECT s.subscriber_id, s.email FROM subscribers s LEFT JOIN deliveries d "
+        "ON d.subscriber_id = s.subscriber_id AND d.digest_date = ? "
+        "WHERE s.status = 'active' AND (d.status IS NULL OR d.status IN ('pending', 'failed')) ORDER BY s.email",
+        [day],
+    ).fetchall()
+
+
+def record_delivery(
+    con: duckdb.DuckDBPyConnection,
+    day: date,
+    subscriber_id: str,
+    status: str,
+    message_id: str,
+    channel: str,
+    detail: str | None,
+) -> None:
+    con.execute(
+        "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest_date, subscriber_id) DO UPDATE "
+        "SET status = excluded.status, channel = excluded.channel, detail = excluded.detail, "
+        "updated_at = excluded.updated_at",
+        [day, subscriber_id, status, message_id, channel, detail, _now()],
+    )

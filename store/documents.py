@@ -1,0 +1,119 @@
+"""Sources, documents, transcript segments and ingest errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import duckdb
+
+from core.models import Document, Source
+from extract.dedupe import content_hash, find_duplicate, minhash
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def upsert_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
+    for s in sources:
+        con.execute(
+            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
+            "name = excluded.name, kind = excluded.kind, country = excluded.country, "
+            "owner = excluded.owner, state_affiliated = excluded.state_affiliated",
+            [s.source_id, s.name, s.kind, s.url, s.country, s.owner, s.state_affiliated, _now()],
+        )
+
+
+def known_document_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
+    if not ids:
+        return set()
+    rows = con.execute("SELECT document_id FROM documents WHERE document_id IN (SELECT unnest(?))", [ids])
+    return {r[0] for r in rows.fetchall()}
+
+
+def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
+    """Store a new document (with its segments) unless its key is known; returns whether it was new.
+
+    A near-duplicate of a stored document is kept, with canonical_id pointing at the earlier copy.
+    """
+    if known_document_ids(con, [doc.document_id]):
+        return False
+    digest = content_hash(doc.text)
+    signature = minhash(doc.text)
+    exact = con.execute(
+        "SELECT coalesce(canonical_id, document_id) FROM documents WHERE content_hash = ? "
+        "ORDER BY ingested_at, document_id LIMIT 1",
+        [digest],
+    ).fetchone()
+    canonical = exact[0] if exact else None
+    if canonical is None:
+        rows = con.execute(
+            "SELECT document_id, minhash FROM documents WHERE canonical_id IS NULL AND kind = ? "
+            "ORDER BY published_at NULLS LAST, document_id",
+            [doc.kind],
+        ).fetchall()
+        canonical = find_duplicate(signature, [(r[0], r[1]) for r in rows])
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "INSERT INTO documents (document_id, source_id, kind, url, title, published_at, language, text, "
+            "canonical_id, guid, author, audio_url, extraction, content_hash, minhash, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                doc.document_id,
+                doc.source_id,
+                doc.kind,
+                doc.url,
+                doc.title,
+                doc.published_at,
+                doc.language,
+                doc.text,
+                canonical,
+                doc.guid,
+                doc.author,
+                doc.audio_url,
+                doc.extraction,
+                digest,
+                signature,
+                _now(),
+            ],
+        )
+        if doc.spans:
+            con.executemany(
+                "INSERT INTO segments VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    [doc.document_id, i, s.start_seconds, s.end_seconds, s.speaker, s.start_char, s.end_char]
+                    for i, s in enumerate(doc.spans)
+                ],
+            )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return True
+
+
+def record_ingest_error(con: duckdb.DuckDBPyConnection, url: str, source_id: str | None, reason: str) -> None:
+    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)", [url, source_id, reason[:1000], _now()])
+
+
+def unprocessed_documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, bool]]:
+    """(document_id, text, is_canonical) of documents whose claims have not been extracted yet."""
+    rows = con.execute(
+        "SELECT document_id, text, canonical_id IS NULL FROM documents WHERE processed_for IS NULL ORDER BY document_id"
+    ).fetchall()
+    return [(r[0], r[1], bool(r[2])) for r in rows]
+
+
+def segments_of(
+    con: duckdb.DuckDBPyConnection, document_id: str
+) -> list[tuple[float, float | None, str | None, int, int]]:
+    return con.execute(
+        "SELECT start_seconds, end_seconds, speaker, start_char, end_char FROM segments "
+        "WHERE document_id = ? ORDER BY seq",
+        [document_id],
+    ).fetchall()
+
+
+def mark_processed(con: duckdb.DuckDBPyConnection, document_id: str, run_date: date) -> None:
+    con.execute("UPDATE documents SET processed_for = ? WHERE document_id = ?", [run_date, document_id])

@@ -1,0 +1,26 @@
+"""The runs table: one row per pipeline run with its counts and errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def start_run(con: duckdb.DuckDBPyConnection, run_id: str, run_date: date) -> None:
+    con.execute("INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL, NULL)", [run_id, run_date, _now()])
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, status: str, counts: dict[str, Any], errors: list[str]
+) -> None:
+    con.execute(
+        "UPDATE runs SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE run_id = ?",
+        [_now(), status, json.dumps(counts, sort_keys=True), json.dumps(errors), run_id],
+    )

@@ -1,0 +1,82 @@
+"""Themes, claim-to-theme assignments and the claim data clustering needs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import numpy as np
+
+
+def unthemed_claims(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(claim_id, text) of claims with no theme yet, in claim_id order."""
+    return con.execute(
+        "SELECT c.claim_id, c.text FROM claims c LEFT JOIN claim_themes t USING (claim_id) "
+        "WHERE t.claim_id IS NULL ORDER BY c.claim_id"
+    ).fetchall()
+
+
+def theme_centroids(con: duckdb.DuckDBPyConnection) -> tuple[list[int], np.ndarray]:
+    rows = con.execute("SELECT theme_id, centroid FROM themes WHERE centroid IS NOT NULL ORDER BY theme_id").fetchall()
+    ids = [r[0] for r in rows]
+    matrix = np.asarray([r[1] for r in rows], dtype=np.float32) if rows else np.zeros((0, 384), dtype=np.float32)
+    return ids, matrix
+
+
+def next_theme_id(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT coalesce(max(theme_id), 0) + 1 FROM themes").fetchone()[0])  # type: ignore[index]
+
+
+def create_theme(con: duckdb.DuckDBPyConnection, theme_id: int, centroid: np.ndarray, created_on: date) -> None:
+    con.execute(
+        "INSERT INTO themes (theme_id, label, keywords, created_on, centroid) VALUES (?, '', [], ?, ?)",
+        [theme_id, created_on, centroid.tolist()],
+    )
+
+
+def assign_claims(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int, float]], assigned_on: date) -> None:
+    if pairs:
+        con.executemany(
+            "INSERT INTO claim_themes VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [[claim_id, theme_id, float(sim), assigned_on] for claim_id, theme_id, sim in pairs],
+        )
+
+
+def theme_members(con: duckdb.DuckDBPyConnection) -> dict[int, list[tuple[str, str]]]:
+    """theme_id -> [(claim_id, text)] for every theme, claims in claim_id order."""
+    rows = con.execute(
+        "SELECT t.theme_id, c.claim_id, c.text FROM claim_themes t JOIN claims c USING (claim_id) "
+        "ORDER BY t.theme_id, c.claim_id"
+    ).fetchall()
+    members: dict[int, list[tuple[str, str]]] = {}
+    for theme_id, claim_id, text in rows:
+        members.setdefault(theme_id, []).append((claim_id, text))
+    return members
+
+
+def update_theme(
+    con: duckdb.DuckDBPyConnection, theme_id: int, label: str, keywords: list[str], centroid: np.ndarray | None
+) -> None:
+    con.execute(
+        "UPDATE themes SET label = $label, keywords = $keywords, centroid = coalesce($centroid::FLOAT[], centroid), "
+        "first_seen = s.first_seen, last_seen = s.last_seen FROM ("
+        "  SELECT min(CAST(d.published_at AS DATE)) AS first_seen, max(CAST(d.published_at AS DATE)) AS last_seen"
+        "  FROM claim_themes t JOIN claims c USING (claim_id) JOIN documents d USING (document_id)"
+        "  WHERE t.theme_id = $theme_id) s WHERE themes.theme_id = $theme_id",
+        {
+            "label": label,
+            "keywords": keywords,
+            "centroid": centroid.tolist() if centroid is not None else None,
+            "theme_id": theme_id,
+        },
+    )
+
+
+def theme_counts(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """theme_id, label, claims, documents, sources, first_seen, last_seen for every theme, largest first."""
+    return con.execute(
+        "SELECT th.theme_id, th.label, count(t.claim_id) AS claims, count(DISTINCT c.document_id) AS documents, "
+        "count(DISTINCT d.source_id) AS sources, th.first_seen, th.last_seen "
+        "FROM themes th LEFT JOIN claim_themes t USING (theme_id) LEFT JOIN claims c USING (claim_id) "
+        "LEFT JOIN documents d USING (document_id) GROUP BY ALL ORDER BY claims DESC, th.theme_id"
+    ).fetchall()

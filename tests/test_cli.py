@@ -1,0 +1,191 @@
+"""The command line: every command, its help, and one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flows.cli import cli, main
+
+COMMANDS = [
+    ["demo"],
+    ["ingest"],
+    ["run"],
+    ["subscribers"],
+    ["subscribers", "add"],
+    ["subscribers", "remove"],
+    ["subscribers", "list"],
+    ["themes"],
+    ["sql"],
+]
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(code: int, err: str) -> None:
+    assert code != 0
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    code, out, _ = _run(capsys, *command, "--help")
+    assert code == 0
+    assert "Usage: undercurrent" in out
+    if command != ["subscribers"]:
+        assert "--db PATH" in out
+
+
+def test_every_registered_command_is_covered() -> None:
+    names = {(name,) for name in cli.commands} | {("subscribers", n) for n in cli.commands["subscribers"].commands}
+    assert names <= {tuple(c) for c in COMMANDS}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["themes", "--db", "{tmp}"],
+        ["sql", "SELECT 1", "--db", "{tmp}/missing/x.duckdb"],
+        ["subscribers", "add", "a@example.com", "--db", "{tmp}/no/such/folder/x.duckdb"],
+        ["themes", "--db", "{tmp}/never-created.duckdb"],
+        ["run", "--date", "2026-13-01", "--db", "{tmp}/x.duckdb"],
+        ["run", "--date", "yesterday", "--db", "{tmp}/x.duckdb"],
+        ["demo", "--date", "21/11/2026", "--db", "{tmp}/x.duckdb", "--out", "{tmp}/out"],
+        ["run", "--sources", "{tmp}/nope.toml", "--db", "{tmp}/x.duckdb"],
+        ["ingest", "{tmp}/does-not-exist.html", "--db", "{tmp}/x.duckdb"],
+        ["subscribers", "add", "not-an-email", "--db", "{tmp}/x.duckdb"],
+        ["subscribers", "remove", "nobody@example.com", "--db", "{tmp}/x.duckdb"],
+        ["frobnicate"],
+        ["sql"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_user_mistakes_give_one_clear_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]) -> None:
+    code, _, err = _run(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in argv])
+    _one_line_error(code, err)
+
+
+def test_bad_date_message_says_the_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    _, _, err = _run(capsys, "run", "--date", "2026-02-30", "--db", str(tmp_path / "x.duckdb"))
+    assert "expected YYYY-MM-DD" in err
+
+
+def test_subscribers_add_list_remove(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    db = str(tmp_path / "subs.duckdb")
+    assert _run(capsys, "subscribers", "add", "Ann@Example.com", "--db", db)[0] == 0
+    code, out, _ = _run(capsys, "subscribers", "add", "ann@example.com", "--db", db)
+    assert code == 0 and "already subscribed" in out
+    code, out, _ = _run(capsys, "subscribers", "list", "--db", db)
+    assert "ann@example.com\tactive" in out
+    assert _run(capsys, "subscribers", "remove", "ann@example.com", "--db", db)[0] == 0
+    code, out, _ = _run(capsys, "subscribers", "list", "--db", db)
+    assert "ann@example.com\tunsubscribed" in out
+
+
+def test_db_from_environment(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("UNDERCURRENT_DB", str(tmp_path / "env.duckdb"))
+    assert _run(capsys, "subscribers", "add", "b@example.com")[0] == 0
+    assert (tmp_path / "env.duckdb").exists()
+
+
+@pytest.mark.slow
+def test_themes_lists_counts(capsys: pytest.CaptureFixture[str], sample_db: Path) -> None:
+    code, out, _ = _run(capsys, "themes", "--db", str(sample_db))
+    assert code == 0
+    assert "claims" in out and "sources" in out
+    assert len([line for line in out.splitlines() if line.startswith("│")]) >= 5
+
+
+@pytest.mark.slow
+def test_sql_prints_a_table_and_refuses_writes(capsys: pytest.CaptureFixture[str], sample_db: Path) -> None:
+    code, out, _ = _run(
+        capsys, "sql", "SELECT kind, count(*) AS n FROM documents GROUP BY kind ORDER BY kind", "--db", str(sample_db)
+    )
+    assert code == 0
+    assert "article" in out and "17" in out and "transcript" in out
+    code, _, err = _run(capsys, "sql", "DELETE FROM claims", "--db", str(sample_db))
+    _one_line_error(code, err)
+    code, _, err = _run(capsys, "sql", "SELEC nonsense", "--db", str(sample_db))
+    _one_line_error(code, err)
+    assert "SQL error" in err
+
+
+def test_ingest_local_files_then_again(capsys: pytest.CaptureFixture[str], tmp_path: Path, shared: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    shutil.copy(shared / "corpus/html/trafilatura/blog.python.org.html", folder / "page.html")
+    shutil.copy(shared / "corpus/transcripts/vtt/podcast-namespace_example.vtt", folder / "episode.vtt")
+    shutil.copy(shared / "seeds/000_ca840be5131ca0b3.txt", folder / "seed.txt")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.7 not supported")
+    db = str(tmp_path / "ingest.duckdb")
+    code, out, err = _run(capsys, "ingest", str(folder), "--db", db)
+    assert code == 0
+    assert out.startswith("3 new documents, 0 already known, 1 skipped")
+    assert "notes.pdf" in err and "unsupported" in err
+    code, out, _ = _run(capsys, "ingest", str(folder), "--db", db)
+    assert out.startswith("0 new documents, 3 already known")
+
+
+@pytest.mark.slow
+def test_run_processes_ingested_documents_without_sources(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    shared: Path,
+    prefect_harness: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("UNDERCURRENT_SOURCES", raising=False)
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "run.duckdb")
+    for seed in sorted((shared / "seeds").glob("*.txt")):
+        assert _run(capsys, "ingest", str(seed), "--db", db)[0] == 0
+    code, out, err = _run(capsys, "run", "--date", "2026-11-21", "--db", db)
+    assert code == 0, err
+    assert "documents new: 0" in out and "claims extracted: " in out
+    claims = int(out.split("claims extracted: ")[1].split(",")[0])
+    assert claims >= 30
+    assert list((tmp_path / "outbox").glob("*.eml")) == []  # nobody subscribed
+
+
+@pytest.mark.slow
+def test_demo_through_the_installed_command(tmp_path: Path) -> None:
+    """The console script as a newcomer runs it: fresh Prefect home, offline, files written."""
+    exe = Path(sys.executable).with_name("undercurrent")
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "HF_HUB_OFFLINE": "1"}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("UNDERCURRENT_DB", None)
+    result = subprocess.run(
+        [str(exe), "demo", "--db", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Undercurrent daily brief" in result.stdout
+    assert result.stdout.count("Echoed by") == 5
+    for name in ("digest.html", "digest.md", "digest.txt"):
+        assert (tmp_path / "out" / name).stat().st_size > 1000
+    assert len(list((tmp_path / "out" / "outbox").glob("*.eml"))) == 1
+    mixed = subprocess.run(
+        [str(exe), "demo", "--db", str(tmp_path / "demo.duckdb"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        cwd=tmp_path,
+    )
+    assert mixed.returncode == 0 and "documents new: 0" in mixed.stderr

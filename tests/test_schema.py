@@ -1,0 +1,106 @@
+"""Migrations: an empty database migrates to exactly the documented schema, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from store.db import migrate, migrations, open_db
+
+CONTRACT = {
+    "documents": [
+        "document_id",
+        "source_id",
+        "kind",
+        "url",
+        "title",
+        "published_at",
+        "language",
+        "text",
+        "canonical_id",
+    ],
+    "claims": [
+        "claim_id",
+        "document_id",
+        "text",
+        "quote",
+        "start_char",
+        "end_char",
+        "start_seconds",
+        "actors",
+        "claim_type",
+        "score",
+    ],
+    "themes": ["theme_id", "label", "keywords", "first_seen", "last_seen"],
+    "claim_themes": ["claim_id", "theme_id"],
+    "digests": ["digest_date"],
+    "digest_items": ["digest_date", "rank", "claim_id", "theme_id", "headline", "text"],
+    "subscribers": ["subscriber_id", "email", "status"],
+    "deliveries": ["digest_date", "subscriber_id", "status"],
+    "runs": ["run_id", "started_at", "finished_at", "status"],
+}
+
+EXPECTED_TABLES = {
+    "schema_migrations",
+    "sources",
+    "documents",
+    "segments",
+    "claims",
+    "embeddings",
+    "themes",
+    "claim_themes",
+    "digests",
+    "digest_items",
+    "subscribers",
+    "deliveries",
+    "runs",
+    "ingest_errors",
+}
+
+
+def columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    rows = con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns ORDER BY table_name, ordinal_position"
+    ).fetchall()
+    out: dict[str, list[str]] = {}
+    for table, column in rows:
+        out.setdefault(table, []).append(column)
+    return out
+
+
+def test_empty_database_migrates_to_the_contract(tmp_path: Path) -> None:
+    con = open_db(tmp_path / "new.duckdb")
+    schema = columns(con)
+    assert set(schema) == EXPECTED_TABLES
+    for table, required in CONTRACT.items():
+        missing = [c for c in required if c not in schema[table]]
+        assert not missing, f"{table} lacks {missing}"
+    applied = con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert applied == [(v, n) for v, n, _ in migrations()]
+    con.close()
+
+
+def test_migrations_apply_once(tmp_path: Path) -> None:
+    path = tmp_path / "again.duckdb"
+    open_db(path).close()
+    con = duckdb.connect(str(path))
+    assert migrate(con) == []
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(migrations())
+    con.close()
+
+
+def test_claim_types_and_actor_lists_round_trip(tmp_path: Path) -> None:
+    con = open_db(tmp_path / "types.duckdb")
+    con.execute(
+        "INSERT INTO claims VALUES ('c1', 'd1', 0, 't', 'q', 0, 1, 12.5, 'Ann', ['CN', 'US'], ['DeepSeek'], "
+        "'thesis', false, 0.9)"
+    )
+    actors, seconds = con.execute("SELECT actors, start_seconds FROM claims").fetchone()
+    assert actors == ["CN", "US"] and seconds == 12.5
+    con.close()
+
+
+def test_migration_files_are_numbered_without_gaps() -> None:
+    versions = [v for v, _, _ in migrations()]
+    assert versions == list(range(1, len(versions) + 1))

@@ -1,0 +1,54 @@
+"""Settings precedence: arguments > environment > config file > defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import UserError
+from core.settings import load_settings
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert settings.db == Path("undercurrent.duckdb")
+    assert settings.smtp_url is None and settings.allow_private_networks is False
+
+
+def test_file_then_environment_then_arguments(tmp_path: Path) -> None:
+    (tmp_path / "undercurrent.toml").write_text('db = "from-file.duckdb"\noutbox = "file-outbox"\n')
+    from_file = load_settings(environ={}, cwd=tmp_path)
+    assert from_file.db == Path("from-file.duckdb") and from_file.outbox == Path("file-outbox")
+    env = {"UNDERCURRENT_DB": "from-env.duckdb"}
+    from_env = load_settings(environ=env, cwd=tmp_path)
+    assert from_env.db == Path("from-env.duckdb") and from_env.outbox == Path("file-outbox")
+    from_args = load_settings(environ=env, cwd=tmp_path, db="from-arg.duckdb")
+    assert from_args.db == Path("from-arg.duckdb")
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text("allow_private_networks = true\n")
+    settings = load_settings(environ={"UNDERCURRENT_CONFIG": str(config)}, cwd=tmp_path)
+    assert settings.allow_private_networks is True
+
+
+def test_secret_is_hidden_in_repr(tmp_path: Path) -> None:
+    settings = load_settings(environ={"UNDERCURRENT_SMTP_URL": "smtp://u:hunter2@127.0.0.1:25"}, cwd=tmp_path)
+    assert "hunter2" not in repr(settings)
+    assert settings.smtp_url is not None and settings.smtp_url.reveal().endswith("@127.0.0.1:25")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("db = [", "not valid TOML"),
+        ('colour = "blue"', "unknown setting"),
+        ('allow_private_networks = "maybe"', "true or false"),
+    ],
+)
+def test_bad_config_gives_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    (tmp_path / "undercurrent.toml").write_text(content)
+    with pytest.raises(UserError, match=message):
+        load_settings(environ={}, cwd=tmp_path)
