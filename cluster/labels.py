@@ -37,14 +37,16 @@ def keywords(groups: Sequence[Sequence[str]], top: int = 6) -> list[list[str]]:
     """Top key phrases per group of texts, weighted against all groups (c-TF-IDF)."""
     counts = [Counter(t for text in group for t in _terms(text)) for group in groups]
     total_docs = len(groups)
-    df = Counter(term for c in counts for term in c)
+    frequency: Counter[str] = Counter()
+    for c in counts:
+        frequency.update(c)
     average = max(1.0, sum(sum(c.values()) for c in counts) / max(total_docs, 1))
     result = []
     for c in counts:
         size = max(1, sum(c.values()))
         scored = []
         for term, tf in c.items():
-            weight = (tf / size) * math.log(1 + average / df[term])
+            weight = (tf / size) * math.log(1 + average / frequency[term])
             if " " in term:
                 weight *= 1.5 if tf > 1 else 0.5
             scored.append((-weight, term))

@@ -11,8 +11,9 @@ import numpy as np
 class ThemeOptions:
     min_cluster_size: int = 3
     min_samples: int = 2
-    join_threshold: float = 0.6  # cosine to a theme centroid for a new claim to join it
+    join_threshold: float = 0.55  # cosine to a theme centroid for a claim to join it
     selection: str = "leaf"
+    retry_days: int = 30  # unthemed claims get another chance on later runs for this many days
 
 
 def centroid(vectors: np.ndarray) -> np.ndarray:
@@ -57,3 +58,37 @@ def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
             continue
         out[index] = mapping.setdefault(int(label), len(mapping))
     return out
+
+
+@dataclass(frozen=True)
+class ThemePlan:
+    """What to do with a batch of unthemed claims (indices into the batch).
+
+    ``assignments`` maps a claim to a target theme: targets below ``len(existing)`` are existing themes (by
+    position), the rest are ``new_clusters`` (target - len(existing)). Claims in neither stay unthemed.
+    """
+
+    assignments: dict[int, tuple[int, float]]
+    new_clusters: list[list[int]]
+    new_centroids: list[np.ndarray]
+
+
+def plan(vectors: np.ndarray, existing: np.ndarray, options: ThemeOptions) -> ThemePlan:
+    """Join claims close to an existing theme; cluster the rest; then let leftovers join any close theme."""
+    nearest, sims = assign(vectors, existing, options.join_threshold)
+    assignments = {i: (int(t), float(sims[i])) for i, t in enumerate(nearest) if t >= 0}
+    rest = [i for i in range(len(vectors)) if i not in assignments]
+    labels = discover(vectors[rest], options) if rest else np.array([], dtype=int)
+    clusters = [[rest[j] for j in np.flatnonzero(labels == label)] for label in sorted(set(labels.tolist()) - {-1})]
+    centroids = [centroid(vectors[members]) for members in clusters]
+    for number, (members, middle) in enumerate(zip(clusters, centroids, strict=True)):
+        for i in members:
+            assignments[i] = (len(existing) + number, float(vectors[i] @ middle))
+    leftovers = [i for i in rest if i not in assignments]
+    if leftovers and (len(existing) or centroids):
+        every = np.vstack([existing.reshape(-1, vectors.shape[1]), *[c[None, :] for c in centroids]])
+        late, late_sims = assign(vectors[leftovers], every, options.join_threshold)
+        for i, target, sim in zip(leftovers, late, late_sims, strict=True):
+            if target >= 0:
+                assignments[i] = (int(target), float(sim))
+    return ThemePlan(assignments, clusters, centroids)

@@ -79,9 +79,10 @@ def select_items(
         sources = len({c.source_key for c in members})
         days = len({c.day for c in members if c.day})
         new_count = len(fresh)
+        new_sources = len({c.source_key for c in fresh})
         why = (
-            f"{new_count} new claim{'s' if new_count != 1 else ''} on this theme; "
-            f"echoed by {sources} source{'s' if sources != 1 else ''} over {days} day{'s' if days != 1 else ''}"
+            f"{new_count} new claim{'s' if new_count != 1 else ''} on this theme since the last brief, "
+            f"from {new_sources} source{'s' if new_sources != 1 else ''}"
         )
         items.append(
             DigestItem(

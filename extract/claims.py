@@ -18,6 +18,7 @@ from extract.sentences import Sentence, split_sentences
 
 MIN_WORDS = 8
 MAX_WORDS = 90
+CONTEXT_SENTENCES = 2
 
 _BOILERPLATE = re.compile(
     r"sign (?:in|up)|subscribe|newsletter|morning brief|inbox|share your thoughts|join the conversation"
@@ -99,24 +100,24 @@ def extract_claims(document_id: str, text: str, spans: Sequence[SegmentSpan] = (
     """Claims in document order; ids are stable for the same document and span."""
     claims: list[Claim] = []
     starts = [span.start_char for span in spans]
-    previous: tuple[Sentence, list[Mention]] | None = None
+    window: list[tuple[Sentence, list[Mention]]] = []  # the sentences just before, for "This approach ..."
     for sentence in split_sentences(text):
         mentions = find_mentions(sentence.text)
-        context = previous
-        previous = (sentence, mentions)
+        context, window = window, [*window[-(CONTEXT_SENTENCES - 1) :], (sentence, mentions)]
         words = _word_count(sentence.text)
         if words < MIN_WORDS or words > MAX_WORDS:
             continue
         if sentence.text.rstrip("\"'”’) ").endswith("?") or is_boilerplate(sentence.text):
             continue
         direct = bool(mentions)
-        if not direct:
-            if not (context and context[1] and _ANAPHORA.match(sentence.text)):
-                continue
-            mentions = context[1]
-        topical_text = sentence.text if direct else context[0].text + " " + sentence.text  # type: ignore[index]
-        if not _AI_TERMS.search(topical_text):
+        anaphoric = bool(context) and bool(_ANAPHORA.match(sentence.text))
+        inherited = [m for _, found in context for m in found] if anaphoric else []
+        if not direct and not inherited:
             continue
+        topical = sentence.text + " " + " ".join(s.text for s, _ in context) if anaphoric else sentence.text
+        if not _AI_TERMS.search(topical):
+            continue
+        mentions = mentions + inherited
         claim_type, hedged = classify(sentence.text)
         span = _span_at(spans, starts, sentence.start) if spans else None
         claims.append(

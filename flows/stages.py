@@ -11,7 +11,7 @@ import numpy as np
 
 from cluster import labels as labelling
 from cluster.embed import Embedder
-from cluster.themes import ThemeOptions, assign, centroid, discover
+from cluster.themes import ThemeOptions, plan
 from core.errors import UndercurrentError
 from core.ids import text_hash
 from core.models import Digest, SegmentSpan
@@ -61,35 +61,31 @@ def themes_stage(
 ) -> dict[str, int]:
     """Assign new claims to existing themes; cluster the rest; new clusters become new themes."""
     options = options or ThemeOptions()
-    pending = themestore.unthemed_claims(con)
+    pending = themestore.unthemed_claims(con, run_date, options.retry_days)
     vectors = vectors_for(con, embedder, [text for _, text in pending])
     theme_ids, centroids = themestore.theme_centroids(con)
-    nearest, sims = assign(vectors, centroids, options.join_threshold)
-    joined = [(pending[i][0], theme_ids[t], sims[i]) for i, t in enumerate(nearest) if t >= 0]
-    rest = [i for i, t in enumerate(nearest) if t < 0]
-    cluster_labels = discover(vectors[rest], options) if rest else np.array([], dtype=int)
+    result = plan(vectors, centroids, options)
     con.execute("BEGIN TRANSACTION")
     try:
-        themestore.assign_claims(con, joined, run_date)
-        next_id = themestore.next_theme_id(con)
-        created = 0
-        for label in sorted(set(cluster_labels.tolist()) - {-1}):
-            members = [rest[i] for i in np.flatnonzero(cluster_labels == label)]
-            middle = centroid(vectors[members])
-            theme_id = next_id + created
-            themestore.create_theme(con, theme_id, middle, run_date)
-            themestore.assign_claims(
-                con, [(pending[i][0], theme_id, float(vectors[i] @ middle)) for i in members], run_date
-            )
-            created += 1
-        if joined or created:
+        first_new = themestore.next_theme_id(con)
+        for number, middle in enumerate(result.new_centroids):
+            themestore.create_theme(con, first_new + number, middle, run_date)
+        targets = theme_ids + [first_new + n for n in range(len(result.new_centroids))]
+        pairs = [(pending[i][0], targets[t], sim) for i, (t, sim) in sorted(result.assignments.items())]
+        themestore.assign_claims(con, pairs, run_date)
+        themestore.mark_considered(con, [claim_id for claim_id, _ in pending], run_date)
+        if pairs:
             _relabel(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    unthemed = len(rest) - int((cluster_labels >= 0).sum())
-    return {"claims_joined": len(joined), "themes_created": created, "claims_unthemed": unthemed}
+    joined = sum(1 for t, _ in result.assignments.values() if t < len(theme_ids))
+    return {
+        "claims_joined": joined,
+        "themes_created": len(result.new_centroids),
+        "claims_unthemed": len(pending) - len(result.assignments),
+    }
 
 
 def _relabel(con: duckdb.DuckDBPyConnection) -> None:

@@ -16,7 +16,7 @@ def save_claims(con: duckdb.DuckDBPyConnection, document_id: str, claims: list[C
     try:
         if claims:
             con.executemany(
-                "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
                 [
                     [
                         c.claim_id,

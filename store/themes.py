@@ -8,12 +8,23 @@ import duckdb
 import numpy as np
 
 
-def unthemed_claims(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(claim_id, text) of claims with no theme yet, in claim_id order."""
+def unthemed_claims(con: duckdb.DuckDBPyConnection, run_date: date, retry_days: int) -> list[tuple[str, str]]:
+    """(claim_id, text) of claims the themes stage should consider on run_date, in claim_id order.
+
+    New claims, plus unthemed ones last considered on an earlier date within ``retry_days`` (they may cohere
+    with today's). A rerun for the same date considers nothing twice.
+    """
     return con.execute(
         "SELECT c.claim_id, c.text FROM claims c LEFT JOIN claim_themes t USING (claim_id) "
-        "WHERE t.claim_id IS NULL ORDER BY c.claim_id"
+        "WHERE t.claim_id IS NULL AND (c.themed_on IS NULL OR (c.themed_on < $day AND c.themed_on >= $day - $days)) "
+        "ORDER BY c.claim_id",
+        {"day": run_date, "days": retry_days},
     ).fetchall()
+
+
+def mark_considered(con: duckdb.DuckDBPyConnection, claim_ids: list[str], run_date: date) -> None:
+    if claim_ids:
+        con.execute("UPDATE claims SET themed_on = ? WHERE claim_id IN (SELECT unnest(?))", [run_date, claim_ids])
 
 
 def theme_centroids(con: duckdb.DuckDBPyConnection) -> tuple[list[int], np.ndarray]:

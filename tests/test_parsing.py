@@ -40,9 +40,14 @@ def test_entity_declarations_are_refused(shared: Path) -> None:
         parse_feed(b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><rss>&b;</rss>')
 
 
-def test_bozo_feed_keeps_its_entries(shared: Path) -> None:
-    feed = parse_feed((shared / "corpus/feeds/feedparser/bozo_truncated_rss.xml").read_bytes())
+@pytest.mark.parametrize(
+    ("name", "entries"),
+    [("feedjira/TechCrunch.xml", 20), ("feedjira/SamRuby.xml", 20), ("feedparser/bozo_incomplete_cdata.xml", 1)],
+)
+def test_bozo_feed_keeps_its_entries(shared: Path, name: str, entries: int) -> None:
+    feed = parse_feed((shared / "corpus/feeds" / name).read_bytes())
     assert feed.bozo is not None
+    assert len(feed.entries) == entries
 
 
 def test_empty_document_is_a_clear_error(shared: Path) -> None:

@@ -94,7 +94,7 @@ def test_claim_types_and_actor_lists_round_trip(tmp_path: Path) -> None:
     con = open_db(tmp_path / "types.duckdb")
     con.execute(
         "INSERT INTO claims VALUES ('c1', 'd1', 0, 't', 'q', 0, 1, 12.5, 'Ann', ['CN', 'US'], ['DeepSeek'], "
-        "'thesis', false, 0.9)"
+        "'thesis', false, 0.9, NULL)"
     )
     actors, seconds = con.execute("SELECT actors, start_seconds FROM claims").fetchone()
     assert actors == ["CN", "US"] and seconds == 12.5

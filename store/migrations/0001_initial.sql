@@ -55,7 +55,8 @@ CREATE TABLE claims (
     entities      VARCHAR[] NOT NULL,
     claim_type    VARCHAR NOT NULL,
     hedged        BOOLEAN NOT NULL,
-    score         DOUBLE NOT NULL
+    score         DOUBLE NOT NULL,
+    themed_on     DATE                          -- run date whose themes stage last considered it
 );
 
 CREATE TABLE embeddings (
