@@ -8,8 +8,6 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-import numpy as np
-
 _STOP = set(
     """a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have having he
@@ -66,9 +64,3 @@ def label_from(keyphrases: Sequence[str]) -> str:
     """A short label: the top two or three key phrases."""
     picked = list(keyphrases[:3]) if keyphrases and " " not in keyphrases[0] else list(keyphrases[:2])
     return " · ".join(picked) if picked else "unlabelled theme"
-
-
-def representative(vectors: np.ndarray) -> int:
-    """Index of the member closest to the group's mean direction."""
-    mean = vectors.mean(axis=0)
-    return int(np.argmax(vectors @ mean))

@@ -74,13 +74,6 @@ class Claim:
 
 
 @dataclass(frozen=True)
-class ThemeSummary:
-    theme_id: int
-    label: str
-    keywords: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class SourceRef:
     """One attribution line under a digest item."""
 

@@ -19,7 +19,7 @@ from core.errors import UserError
 DEFAULT_DB = "undercurrent.duckdb"
 DEFAULT_OUTBOX = "outbox"
 ENV_PREFIX = "UNDERCURRENT_"
-_KEYS = ("db", "sources", "smtp_url", "mail_from", "outbox", "allow_private_networks", "seed")
+_KEYS = ("db", "sources", "smtp_url", "mail_from", "outbox", "allow_private_networks")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -42,7 +42,6 @@ class Settings:
     mail_from: str = "Undercurrent <digest@localhost>"
     outbox: Path = Path(DEFAULT_OUTBOX)
     allow_private_networks: bool = False
-    seed: int = 42
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI arguments win)."""
@@ -51,8 +50,12 @@ class Settings:
 
 
 def _coerce(key: str, value: Any) -> Any:
-    if key in ("db", "outbox", "sources"):
-        return Path(value).expanduser() if value != "" else None
+    if key in ("db", "outbox"):
+        if str(value).strip() == "":
+            raise UserError(f"the {key} setting is empty; give a path")
+        return Path(value).expanduser()
+    if key == "sources":
+        return Path(value).expanduser() if str(value).strip() else None
     if key == "smtp_url":
         return Secret(value) if value else None
     if key == "allow_private_networks":
@@ -64,11 +67,6 @@ def _coerce(key: str, value: Any) -> Any:
         if text in _FALSE:
             return False
         raise UserError(f"allow_private_networks must be true or false, not {value!r}")
-    if key == "seed":
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            raise UserError(f"seed must be an integer, not {value!r}") from None
     return str(value)
 
 

@@ -8,7 +8,7 @@ from email.policy import SMTP
 from email.utils import formataddr, parseaddr
 
 from core.ids import stable_id
-from digest.render import Rendered
+from digest.render import Rendered, single_line
 
 
 def message_id(day: date, subscriber_id: str, domain: str) -> str:
@@ -16,17 +16,13 @@ def message_id(day: date, subscriber_id: str, domain: str) -> str:
     return f"<{stable_id('digest', day.isoformat(), subscriber_id)}@{domain}>"
 
 
-def _header_safe(value: str) -> str:
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
-
-
 def build_message(rendered: Rendered, day: date, sender: str, recipient: str, subscriber_id: str) -> EmailMessage:
     name, address = parseaddr(sender)
     domain = address.rpartition("@")[2] or "localhost"
     msg = EmailMessage(policy=SMTP)
-    msg["From"] = formataddr((_header_safe(name), address)) if name else address
-    msg["To"] = _header_safe(recipient)
-    msg["Subject"] = _header_safe(rendered.subject)
+    msg["From"] = formataddr((single_line(name), address)) if name else address
+    msg["To"] = single_line(recipient)
+    msg["Subject"] = single_line(rendered.subject)
     msg["Date"] = f"{day.strftime('%a, %d %b %Y')} 07:00:00 +0000"
     msg["Message-ID"] = message_id(day, subscriber_id, domain)
     msg.set_content(rendered.text)

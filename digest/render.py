@@ -51,8 +51,9 @@ def ref_label(ref: SourceRef) -> str:
     return ref.outlet
 
 
-def _clean_subject(text: str) -> str:
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())[:200]
+def single_line(text: str) -> str:
+    """Control characters (CR, LF, TAB …) become spaces and runs of space collapse: safe for headers."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
 
 
 def _environment(autoescape: bool) -> Environment:
@@ -69,8 +70,9 @@ def _environment(autoescape: bool) -> Environment:
 
 
 def render(digest: Digest) -> Rendered:
-    subject = _clean_subject(f"{digest.title}: {digest.items[0].headline}" if digest.items else digest.title)
-    context = {"digest": digest, "date": digest.digest_date.strftime("%A %-d %B %Y")}
+    subject = single_line(f"{digest.title}: {digest.items[0].headline}" if digest.items else digest.title)[:200]
+    day = digest.digest_date
+    context = {"digest": digest, "date": f"{day:%A} {day.day} {day:%B %Y}"}
     html = _environment(True).get_template("digest.html").render(**context)
     plain = _environment(False)
     return Rendered(

@@ -1,1 +1,1 @@
-"""From raw bytes to documents and claims. Pure, except the edge modules fetch.py and files.py."""
+"""From raw bytes to documents and claims. Pure, except the HTTP edge in fetch.py."""

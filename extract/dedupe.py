@@ -12,10 +12,11 @@ NUM_PERM = 64
 SHINGLE = 5
 NEAR_DUPLICATE = 0.7
 _TRACKING = re.compile(r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|mkt_tok|_hsenc|_hsmi)$", re.I)
-_MERSENNE = np.uint64((1 << 61) - 1)
+# Universal hashing (a*x + b) mod p with p = 2**31 - 1: every product fits in 64 bits, so nothing overflows.
+_PRIME = np.uint64((1 << 31) - 1)
 _RNG = np.random.default_rng(20261122)
-_A = _RNG.integers(1, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
-_B = _RNG.integers(0, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
+_A = _RNG.integers(1, (1 << 31) - 1, NUM_PERM, dtype=np.uint64)
+_B = _RNG.integers(0, (1 << 31) - 1, NUM_PERM, dtype=np.uint64)
 
 
 def canonical_url(url: str) -> str:
@@ -39,15 +40,14 @@ def _shingle_hashes(text: str) -> np.ndarray:
     if len(words) < SHINGLE:
         words = words + [""] * (SHINGLE - len(words))
     grams = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
-    values = [int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little") >> 3 for g in grams]
+    values = [int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little") for g in grams]
     return np.array(sorted(values), dtype=np.uint64)
 
 
 def minhash(text: str) -> list[int]:
     """A MinHash signature of the text's word 5-shingles."""
     shingles = _shingle_hashes(text)
-    with np.errstate(over="ignore"):
-        hashed = (np.outer(shingles, _A) + _B) % _MERSENNE
+    hashed = (np.outer(shingles % _PRIME, _A) + _B) % _PRIME
     return [int(v) for v in hashed.min(axis=0)]
 
 

@@ -34,7 +34,6 @@ class FeedEntry:
     content_html: str | None
     enclosure_url: str | None
     transcripts: tuple[TranscriptLink, ...]
-    persons: tuple[tuple[str, str], ...]  # (role, name)
 
 
 @dataclass(frozen=True)
@@ -64,18 +63,6 @@ def _transcripts(entry: Any) -> tuple[TranscriptLink, ...]:
     return tuple(sorted(found, key=lambda t: (t.mime_type not in _TIMED_TYPES, t.url)))
 
 
-def _persons(entry: Any) -> tuple[tuple[str, str], ...]:
-    raw = entry.get("podcast_person")
-    items = raw if isinstance(raw, list) else ([raw] if raw else [])
-    out = []
-    for item in items:
-        name = (item.get("content") or item.get("name") or "").strip() if isinstance(item, dict) else str(item)
-        role = (item.get("role") or "host").lower() if isinstance(item, dict) else "host"
-        if name:
-            out.append((role, name))
-    return tuple(out)
-
-
 def parse_feed(data: bytes) -> ParsedFeed:
     """Parse feed bytes; ill-formed feeds keep whatever entries could be read."""
     if _ENTITY_DECL.search(data[:65536]):
@@ -98,7 +85,6 @@ def parse_feed(data: bytes) -> ParsedFeed:
                 content_html=content[0].get("value") if content else None,
                 enclosure_url=enclosure,
                 transcripts=_transcripts(entry),
-                persons=_persons(entry),
             )
         )
     feed = parsed.get("feed", {})

@@ -57,6 +57,8 @@ def _check_address(host: str, allow_private: bool) -> None:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise TransientError(f"cannot resolve {host}: {exc.strerror}") from None
+    except (UnicodeError, ValueError) as exc:
+        raise PermanentError(f"refused: invalid host name {host!r} ({exc})") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
@@ -66,7 +68,11 @@ def _check_address(host: str, allow_private: bool) -> None:
 
 
 def _check_url(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise PermanentError(f"refused: malformed URL {url!r} ({exc})") from None
     if parts.scheme not in ("http", "https"):
         raise PermanentError(f"refused: only http and https URLs are fetched, not {parts.scheme or 'no'} scheme")
     if not parts.hostname:
@@ -89,6 +95,12 @@ class HttpFetcher:
     def close(self) -> None:
         self._client.close()
 
+    def __enter__(self) -> HttpFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def get(self, url: str, cap: int = PAGE_CAP) -> FetchResult:
         started = time.monotonic()
         current = url
@@ -99,6 +111,11 @@ class HttpFetcher:
                     if response.is_redirect:
                         current = urljoin(current, response.headers.get("location", ""))
                         continue
+                    status = response.status_code
+                    if status >= 500 or status == 429:
+                        raise TransientError(f"{current} answered HTTP {status}")
+                    if status >= 400:
+                        raise PermanentError(f"{current} answered HTTP {status}")
                     body = bytearray()
                     for chunk in response.iter_bytes():
                         body.extend(chunk)
@@ -106,16 +123,13 @@ class HttpFetcher:
                             raise PermanentError(f"body of {current} exceeds {cap // (1024 * 1024)} MiB; stopped")
                         if time.monotonic() - started > self.deadline:
                             raise TransientError(f"{current} took longer than {self.deadline:.0f} s; gave up")
-                    status = response.status_code
-                    if status >= 500 or status == 429:
-                        raise TransientError(f"{current} answered HTTP {status}")
-                    if status >= 400:
-                        raise PermanentError(f"{current} answered HTTP {status}")
                     return FetchResult(
                         current, status, bytes(body), response.headers.get("content-type", ""), dict(response.headers)
                     )
             except httpx.TimeoutException:
                 raise TransientError(f"{current} timed out") from None
+            except httpx.DecodingError as exc:
+                raise PermanentError(f"{current}: body cannot be decoded ({exc})") from None
             except httpx.HTTPError as exc:
                 raise TransientError(f"{current}: {type(exc).__name__}: {exc}") from None
         raise PermanentError(f"{url}: more than {MAX_REDIRECTS} redirects")

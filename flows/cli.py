@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from datetime import date
 from pathlib import Path
@@ -90,7 +91,7 @@ def ingest(db: str | None, targets: tuple[str, ...]) -> None:
 
     settings = _settings(db=db)
     fetcher = HttpFetcher(allow_private=settings.allow_private_networks)
-    with connect(settings.db) as con:
+    with fetcher, connect(settings.db) as con:
         report = ingest_paths(con, list(targets), fetcher)
     click.echo(
         f"{report.new_documents} new documents, {report.seen_documents} already known, {len(report.errors)} skipped"
@@ -117,17 +118,16 @@ def run(db: str | None, day: str | None, sources: str | None) -> None:
     from datetime import UTC, datetime
 
     _quiet_prefect()
-    from flows.daily import daily
+    from flows.daily import RunPaths, daily, load_sources_file, mailer_for
+    from store.db import open_db
 
     run_date = parse_date(day) or datetime.now(UTC).date()
     settings = _settings(db=db, sources=sources)
-    if settings.sources is not None and not settings.sources.is_file():
-        raise UserError(f"sources file {settings.sources} does not exist")
-    from store.db import open_db
-
-    open_db(settings.db).close()  # surface a bad --db before Prefect starts
-    _quiet_prefect()
-    result = daily(settings, run_date)
+    # Surface every mistake in the settings as one line before Prefect starts.
+    load_sources_file(settings.sources)
+    mailer_for(settings)
+    open_db(settings.db).close()
+    result = daily(run_date, RunPaths(settings.db, settings.sources, settings.outbox))
     _print_counts(result.counts, result.errors)
 
 
@@ -187,17 +187,24 @@ def subscribers_list(db: str | None) -> None:
         click.echo(f"{email}\t{status}\tsince {created:%Y-%m-%d}")
 
 
+_EMAIL = re.compile(
+    r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+$"
+)
+
+
 def _valid_email(email: str) -> str:
+    """One plain address (no display name, no list), lower-cased."""
     address = email.strip().lower()
-    local, _, domain = address.partition("@")
-    if not local or "." not in domain or any(c.isspace() or not c.isprintable() for c in address):
-        raise UserError(f"{email!r} is not an email address")
+    if len(address) > 254 or not _EMAIL.match(address):
+        raise UserError(f"{email!r} is not a single email address like name@example.org")
     return address
 
 
 @cli.command()
 @db_option
-@click.option("--limit", default=50, show_default=True, help="Show at most this many themes.")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Show at most this many themes."
+)
 def themes(db: str | None, limit: int) -> None:
     """List themes with their claim, document and source counts."""
     from flows.tables import print_table
@@ -215,7 +222,9 @@ def themes(db: str | None, limit: int) -> None:
 @cli.command()
 @db_option
 @click.argument("query")
-@click.option("--max-rows", default=1000, show_default=True, help="Print at most this many rows.")
+@click.option(
+    "--max-rows", default=1000, show_default=True, type=click.IntRange(min=1), help="Print at most this many rows."
+)
 def sql(db: str | None, query: str, max_rows: int) -> None:
     """Run a read-only SQL QUERY against the database and print the result as a table.
 
@@ -227,6 +236,7 @@ def sql(db: str | None, query: str, max_rows: int) -> None:
     from store.db import connect
 
     with connect(_settings(db=db).db, read_only=True) as con:
+        con.execute("SET enable_external_access = false")  # no COPY TO, no reading or writing other files
         try:
             cursor = con.execute(query)
         except duckdb.Error as exc:

@@ -1,4 +1,8 @@
-"""The Prefect flow ``daily``: it only sequences the stages; each task is one unit of work."""
+"""The Prefect flow ``daily``: it only sequences the stages; each task is one unit of work.
+
+Flow and task parameters are plain, non-secret values (paths, a date): Prefect stores parameters, so
+secrets such as the SMTP password are read from the settings inside the tasks that need them.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,11 @@ from prefect.cache_policies import NONE
 
 from cluster.embed import Embedder
 from core.errors import UserError
-from core.settings import Settings
+from core.models import Source
+from core.settings import Settings, load_settings
 from digest.delivery import Mailer, OutboxMailer, SmtpMailer
 from digest.render import Rendered
-from extract.fetch import Fetcher, HttpFetcher, MirrorFetcher
+from extract.fetch import HttpFetcher, MirrorFetcher
 from extract.sources import parse_sources
 from flows import ingestion, stages
 from store import runs
@@ -31,19 +36,21 @@ class Mirror:
     root: Path
 
 
-def _fetcher(settings: Settings, mirror: Mirror | None) -> Fetcher:
-    if mirror is not None:
-        return MirrorFetcher(mirror.base_url, mirror.root)
-    return HttpFetcher(allow_private=settings.allow_private_networks)
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run reads and writes; None means "from the settings" (environment or config file)."""
+
+    db: Path
+    sources: Path | None = None
+    outbox: Path | None = None
+    outbox_only: bool = False  # write .eml files even when SMTP is configured (the demo)
 
 
-def _mailer(settings: Settings) -> Mailer:
-    if settings.smtp_url:
-        return SmtpMailer(settings.smtp_url.reveal())
-    return OutboxMailer(settings.outbox)
+def settings_for(paths: RunPaths) -> Settings:
+    return load_settings(db=paths.db, sources=paths.sources, outbox=paths.outbox)
 
 
-def load_sources_file(path: Path | None) -> list:
+def load_sources_file(path: Path | None) -> list[Source]:
     if path is None:
         return []
     try:
@@ -53,40 +60,56 @@ def load_sources_file(path: Path | None) -> list:
     return parse_sources(text, str(path))
 
 
-@task(cache_policy=NONE, retries=0)
-def ingest_task(settings: Settings, mirror: Mirror | None) -> dict[str, Any]:
+def mailer_for(settings: Settings) -> Mailer:
+    if settings.smtp_url:
+        return SmtpMailer(settings.smtp_url.reveal())
+    return OutboxMailer(settings.outbox)
+
+
+@task(cache_policy=NONE)
+def ingest_task(paths: RunPaths, mirror: Mirror | None) -> dict[str, Any]:
+    settings = settings_for(paths)
     sources = load_sources_file(settings.sources)
     if not sources:
         return {"documents_new": 0, "documents_seen": 0, "errors": []}
-    fetcher = _fetcher(settings, mirror)
     with connect(settings.db) as con:
-        report = ingestion.ingest_sources(con, sources, fetcher)
+        if mirror is not None:
+            report = ingestion.ingest_sources(con, sources, MirrorFetcher(mirror.base_url, mirror.root))
+        else:
+            with HttpFetcher(allow_private=settings.allow_private_networks) as fetcher:
+                report = ingestion.ingest_sources(con, sources, fetcher)
     return {"documents_new": report.new_documents, "documents_seen": report.seen_documents, "errors": report.errors}
 
 
 @task(cache_policy=NONE)
-def claims_task(settings: Settings, run_date: date) -> dict[str, int]:
-    with connect(settings.db) as con:
+def claims_task(paths: RunPaths, run_date: date) -> dict[str, int]:
+    with connect(paths.db) as con:
         return stages.claims_stage(con, run_date)
 
 
 @task(cache_policy=NONE)
-def themes_task(settings: Settings, run_date: date) -> dict[str, int]:
-    with connect(settings.db) as con:
+def themes_task(paths: RunPaths, run_date: date) -> dict[str, int]:
+    with connect(paths.db) as con:
         return stages.themes_stage(con, Embedder(), run_date)
 
 
 @task(cache_policy=NONE)
-def digest_task(settings: Settings, run_date: date, run_id: str) -> Rendered | None:
-    with connect(settings.db) as con:
+def digest_task(paths: RunPaths, run_date: date, run_id: str) -> stages.BuiltDigest | None:
+    with connect(paths.db) as con:
         return stages.digest_stage(con, run_date, run_id)
 
 
 @task(cache_policy=NONE)
-def deliver_task(settings: Settings, run_date: date, rendered: Rendered) -> dict[str, int]:
+def deliver_task(paths: RunPaths, run_date: date, rendered: Rendered) -> dict[str, int]:
+    settings = settings_for(paths)
     with connect(settings.db) as con:
-        report = stages.deliver_stage(con, run_date, rendered, _mailer(settings), settings.mail_from)
-    return {"deliveries_sent": report.sent, "deliveries_failed": report.failed}
+        mailer = OutboxMailer(settings.outbox) if paths.outbox_only else mailer_for(settings)
+        report = stages.deliver_stage(con, run_date, rendered, mailer, settings.mail_from)
+    return {
+        "deliveries_sent": report.sent,
+        "deliveries_failed": report.failed,
+        "deliveries_uncertain": report.uncertain,
+    }
 
 
 @dataclass(frozen=True)
@@ -99,28 +122,30 @@ class RunResult:
 
 
 @flow(name="daily", log_prints=False, validate_parameters=False)
-def daily(settings: Settings, run_date: date, mirror: Mirror | None = None) -> RunResult:
+def daily(run_date: date, paths: RunPaths, mirror: Mirror | None = None) -> RunResult:
     """Fetch configured sources, extract claims, update themes, build and deliver the digest for run_date."""
     run_id = uuid.uuid4().hex[:16]
-    with connect(settings.db) as con:
+    with connect(paths.db) as con:
         runs.start_run(con, run_id, run_date)
     counts: dict[str, Any] = {}
     errors: list[str] = []
+    rendered: Rendered | None = None
     try:
-        ingested = ingest_task(settings, mirror)
+        ingested = ingest_task(paths, mirror)
         errors.extend(ingested.pop("errors"))
         counts.update(ingested)
-        counts.update(claims_task(settings, run_date))
-        counts.update(themes_task(settings, run_date))
-        rendered = digest_task(settings, run_date, run_id)
-        counts["digest_items"] = 0 if rendered is None else rendered.markdown.count("\n## ")
-        if rendered is not None:
-            counts.update(deliver_task(settings, run_date, rendered))
+        counts.update(claims_task(paths, run_date))
+        counts.update(themes_task(paths, run_date))
+        built = digest_task(paths, run_date, run_id)
+        counts["digest_items"] = built.items if built else 0
+        if built is not None:
+            rendered = built.rendered
+            counts.update(deliver_task(paths, run_date, rendered))
     except BaseException as exc:
-        with connect(settings.db) as con:
+        with connect(paths.db) as con:
             runs.finish_run(con, run_id, "failed", counts, [*errors, f"{type(exc).__name__}: {exc}"])
         raise
-    with connect(settings.db) as con:
+    with connect(paths.db) as con:
         runs.finish_run(con, run_id, "ok", counts, errors)
         con.execute("CHECKPOINT")
     return RunResult(run_id, run_date, counts, errors, rendered)

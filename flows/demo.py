@@ -10,7 +10,7 @@ import click
 import sample
 from core.errors import UserError
 from core.settings import Settings
-from flows.daily import Mirror, daily
+from flows.daily import Mirror, RunPaths, daily
 from store.db import connect
 from store.digests import add_subscriber
 
@@ -36,10 +36,10 @@ def run_demo(settings: Settings, out: Path, day: date | None) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create output folder {out}: {exc.strerror}") from None
-    settings = settings.with_overrides(sources=sample.SOURCES)
     _check_sample_only(settings)
     click.echo(f"Running the daily pipeline on the bundled sample for {run_date} (database {settings.db}) …", err=True)
-    result = daily(settings, run_date, Mirror(sample.BASE_URL, sample.SITE))
+    paths = RunPaths(settings.db, sample.SOURCES, settings.outbox, outbox_only=True)
+    result = daily(run_date, paths, Mirror(sample.BASE_URL, sample.SITE))
     counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items())
     click.echo(counts, err=True)
     if result.rendered is None:

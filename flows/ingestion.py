@@ -8,13 +8,14 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import PermanentError, TransientError, UndercurrentError, UserError
+from core.errors import PermanentError, UndercurrentError, UserError
 from core.ids import stable_id
 from core.models import Document, Source
 from extract.articles import ArticleText, extract_article
-from extract.documents import article_document, page_document, transcript_document
+from extract.documents import article_document, document_key, page_document, transcript_document
 from extract.feeds import FeedEntry, parse_feed
 from extract.fetch import FEED_CAP, PAGE_CAP, Fetcher
+from extract.sources import source_id_for
 from extract.transcripts import detect_format, parse_transcript
 from store import documents as docstore
 
@@ -51,13 +52,14 @@ def _store(con: duckdb.DuckDBPyConnection, doc: Document | None, report: IngestR
 def _fail(
     con: duckdb.DuckDBPyConnection, report: IngestReport, url: str, source_id: str | None, exc: Exception
 ) -> None:
-    reason = f"{url}: {exc}"
+    detail = str(exc) if isinstance(exc, UndercurrentError) else f"{type(exc).__name__}: {exc}"
+    reason = f"{url}: {detail}"
     log.warning("skipped %s", reason)
     report.errors.append(reason)
-    docstore.record_ingest_error(con, url, source_id, str(exc))
+    docstore.record_ingest_error(con, url, source_id, detail)
 
 
-def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document | None:
+def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document:
     if source.kind == "podcast" and entry.transcripts:
         link = entry.transcripts[0]
         fetched = fetcher.get(link.url, cap=PAGE_CAP * 2)
@@ -66,31 +68,56 @@ def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Docum
         return transcript_document(
             source.source_id, segments, entry.title, entry.link, entry.guid, entry.published, entry.enclosure_url
         )
-    page = None
+    page, problem = None, "the entry has no link"
     if entry.link:
         try:
             fetched = fetcher.get(entry.link, cap=PAGE_CAP)
             page = extract_article(fetched.text(), fetched.url)
-        except (TransientError, PermanentError) as exc:
-            log.info("page %s not fetched (%s); using the feed's content", entry.link, exc)
-    return article_document(source.source_id, entry, page)
+            problem = "no main text found in the page"
+        except Exception as exc:  # a page that cannot be fetched or parsed falls back to the feed's content
+            problem = str(exc) if isinstance(exc, UndercurrentError) else f"{type(exc).__name__}: {exc}"
+            log.info("page %s not used (%s); using the feed's content", entry.link, problem)
+    document = article_document(source.source_id, entry, page)
+    if document is None:
+        raise PermanentError(f"{problem}, and the feed's own content is too short")
+    return document
+
+
+def _entry_key(source_id: str, entry: FeedEntry) -> str | None:
+    """The document key an entry will have, when it can be known before fetching anything."""
+    return document_key(source_id, entry.guid, entry.link, "") if entry.guid or entry.link else None
+
+
+def ingest_feed(con: duckdb.DuckDBPyConnection, source: Source, data: bytes, fetcher: Fetcher) -> IngestReport:
+    """Store a feed's new entries. Known entries are not fetched again; a bad entry never stops the rest."""
+    report = IngestReport()
+    try:
+        feed = parse_feed(data)
+    except UndercurrentError as exc:
+        _fail(con, report, source.url or source.name, source.source_id, exc)
+        return report
+    keys = [_entry_key(source.source_id, entry) for entry in feed.entries]
+    known = docstore.known_document_ids(con, [k for k in keys if k])
+    for entry, key in zip(feed.entries, keys, strict=True):
+        if key in known:
+            report.seen_documents += 1
+            continue
+        try:
+            _store(con, _entry_document(source, entry, fetcher), report)
+        except Exception as exc:
+            _fail(con, report, entry.link or entry.guid or entry.title, source.source_id, exc)
+    return report
 
 
 def ingest_source(con: duckdb.DuckDBPyConnection, source: Source, fetcher: Fetcher) -> IngestReport:
     """Fetch one feed and store its new entries; failures are recorded and never raised."""
-    report = IngestReport()
     try:
-        feed = parse_feed(fetcher.get(source.url, cap=FEED_CAP).content)
+        data = fetcher.get(source.url, cap=FEED_CAP).content
     except UndercurrentError as exc:
+        report = IngestReport()
         _fail(con, report, source.url, source.source_id, exc)
         return report
-    for entry in feed.entries:
-        key = entry.link or entry.guid or entry.title
-        try:
-            _store(con, _entry_document(source, entry, fetcher), report)
-        except UndercurrentError as exc:
-            _fail(con, report, key, source.source_id, exc)
-    return report
+    return ingest_feed(con, source, data, fetcher)
 
 
 def ingest_sources(con: duckdb.DuckDBPyConnection, sources: list[Source], fetcher: Fetcher) -> IngestReport:
@@ -101,14 +128,18 @@ def ingest_sources(con: duckdb.DuckDBPyConnection, sources: list[Source], fetche
     return report
 
 
-def _read_text(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
-        return path.read_bytes().decode("utf-8-sig", errors="replace")
+        return path.read_bytes()
     except OSError as exc:
         raise PermanentError(f"cannot read: {exc.strerror}") from None
 
 
-def _file_document(path: Path, fetcher: Fetcher) -> list[Document | None]:
+def _read_text(path: Path) -> str:
+    return _read_bytes(path).decode("utf-8-sig", errors="replace")
+
+
+def _file_documents(path: Path) -> list[Document]:
     suffix = path.suffix.lower()
     source_id = LOCAL_SOURCE.source_id
     if suffix in PAGE_SUFFIXES:
@@ -126,17 +157,13 @@ def _file_document(path: Path, fetcher: Fetcher) -> list[Document | None]:
         text = _read_text(path)
         segments = parse_transcript(text, detect_format(path.name.lower(), None, text))
         return [transcript_document(source_id, segments, path.stem.replace("_", " "), None)]
-    if suffix in FEED_SUFFIXES:
-        feed = parse_feed(path.read_bytes())
-        source = Source(stable_id("src", "file", path.resolve()), feed.title or path.stem, "news", "")
-        return [_entry_document(source, entry, fetcher) for entry in feed.entries]
     raise PermanentError(f"unsupported file type {suffix or '(none)'}")
 
 
 def ingest_paths(con: duckdb.DuckDBPyConnection, targets: list[str], fetcher: Fetcher) -> IngestReport:
     """Ingest files, folders (recursively) and URLs given on the command line."""
     report = IngestReport()
-    docstore.upsert_sources(con, [LOCAL_SOURCE])
+    docstore.add_source_if_new(con, LOCAL_SOURCE)
     for target in targets:
         if target.startswith(("http://", "https://")):
             report.add(_ingest_url(con, target, fetcher))
@@ -147,11 +174,22 @@ def ingest_paths(con: duckdb.DuckDBPyConnection, targets: list[str], fetcher: Fe
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             try:
-                for doc in _file_document(file, fetcher):
+                if file.suffix.lower() in FEED_SUFFIXES:
+                    report.add(_ingest_feed_file(con, file, fetcher))
+                    continue
+                for doc in _file_documents(file):
                     _store(con, doc, report)
-            except UndercurrentError as exc:
+            except Exception as exc:
                 _fail(con, report, str(file), None, exc)
     return report
+
+
+def _ingest_feed_file(con: duckdb.DuckDBPyConnection, path: Path, fetcher: Fetcher) -> IngestReport:
+    """A feed saved on disk: its own source (keyed by its location), its entries' pages fetched as usual."""
+    location = path.resolve().as_uri()
+    source = Source(stable_id("src", location), path.stem, "news", location)
+    docstore.add_source_if_new(con, source)
+    return ingest_feed(con, source, _read_bytes(path), fetcher)
 
 
 def _ingest_url(con: duckdb.DuckDBPyConnection, url: str, fetcher: Fetcher) -> IngestReport:
@@ -160,13 +198,13 @@ def _ingest_url(con: duckdb.DuckDBPyConnection, url: str, fetcher: Fetcher) -> I
         fetched = fetcher.get(url, cap=FEED_CAP)
         head = fetched.content[:512].lstrip().lower()
         if "xml" in fetched.content_type or head.startswith((b"<?xml", b"<rss", b"<feed")):
-            source = Source(stable_id("src", url), url, "news", url)
-            docstore.upsert_sources(con, [source])
-            return ingest_source(con, source, fetcher)
+            source = Source(source_id_for(url), url, "news", url)
+            docstore.add_source_if_new(con, source)  # a configured source keeps its name and kind
+            return ingest_feed(con, source, fetched.content, fetcher)
         page = extract_article(fetched.text(), fetched.url)
         if page is None:
             raise PermanentError("no main text found in the page")
         _store(con, page_document(LOCAL_SOURCE.source_id, fetched.url, page), report)
-    except UndercurrentError as exc:
+    except Exception as exc:
         _fail(con, report, url, None, exc)
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
@@ -12,10 +13,10 @@ import numpy as np
 from cluster import labels as labelling
 from cluster.embed import Embedder
 from cluster.themes import ThemeOptions, plan
-from core.errors import UndercurrentError
+from core.errors import PermanentError, TransientError
 from core.ids import text_hash
 from core.models import Digest, SegmentSpan
-from digest.delivery import Mailer
+from digest.delivery import DeliveryUncertain, Mailer
 from digest.mail import build_message
 from digest.render import Rendered, render
 from digest.select import select_items
@@ -24,6 +25,7 @@ from store import claims as claimstore
 from store import digests as digeststore
 from store import documents as docstore
 from store import themes as themestore
+from store.db import transaction
 
 log = logging.getLogger("undercurrent.stages")
 DIGEST_TITLE = "Undercurrent daily brief"
@@ -65,8 +67,7 @@ def themes_stage(
     vectors = vectors_for(con, embedder, [text for _, text in pending])
     theme_ids, centroids = themestore.theme_centroids(con)
     result = plan(vectors, centroids, options)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         first_new = themestore.next_theme_id(con)
         for number, middle in enumerate(result.new_centroids):
             themestore.create_theme(con, first_new + number, middle, run_date)
@@ -76,10 +77,6 @@ def themes_stage(
         themestore.mark_considered(con, [claim_id for claim_id, _ in pending], run_date)
         if pairs:
             _relabel(con)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     joined = sum(1 for t, _ in result.assignments.values() if t < len(theme_ids))
     return {
         "claims_joined": joined,
@@ -96,12 +93,19 @@ def _relabel(con: duckdb.DuckDBPyConnection) -> None:
         themestore.update_theme(con, theme_id, labelling.label_from(keyphrases), keyphrases, None)
 
 
-def digest_stage(con: duckdb.DuckDBPyConnection, run_date: date, run_id: str | None) -> Rendered | None:
+@dataclass(frozen=True)
+class BuiltDigest:
+    rendered: Rendered
+    items: int
+    reused: bool
+
+
+def digest_stage(con: duckdb.DuckDBPyConnection, run_date: date, run_id: str | None) -> BuiltDigest | None:
     """Build and store the digest for the date, or reuse the stored one; None when nothing is new."""
     existing = digeststore.load_rendered(con, run_date)
     if existing is not None:
-        return existing
-    since = digeststore.previous_digest_date(con, run_date)
+        return BuiltDigest(existing, digeststore.item_count(con, run_date), reused=True)
+    since = digeststore.previous_digest_time(con, run_date)
     items = select_items(
         digeststore.candidates(con, run_date, since),
         digeststore.theme_infos(con, run_date),
@@ -113,20 +117,24 @@ def digest_stage(con: duckdb.DuckDBPyConnection, run_date: date, run_id: str | N
     digest = Digest(run_date, tuple(items), DIGEST_TITLE)
     rendered = render(digest)
     digeststore.save_digest(con, digest, rendered, run_id)
-    return rendered
+    return BuiltDigest(rendered, len(items), reused=False)
 
 
 @dataclass(frozen=True)
 class DeliveryReport:
     sent: int
     failed: int
+    uncertain: int
 
 
 def deliver_stage(
     con: duckdb.DuckDBPyConnection, run_date: date, rendered: Rendered, mailer: Mailer, sender: str
 ) -> DeliveryReport:
-    """Send to every active subscriber who has not had this date's digest; each outcome is committed."""
-    sent = failed = 0
+    """Send to every active subscriber who has not had this date's digest; each outcome is committed.
+
+    A row left 'pending' by a crash is not retried: the message may have gone out before the crash.
+    """
+    outcomes: Counter[str] = Counter()
     for subscriber_id, email in digeststore.pending_recipients(con, run_date):
         message = build_message(rendered, run_date, sender, email, subscriber_id)
         message_id = str(message["Message-ID"])
@@ -134,12 +142,19 @@ def deliver_stage(
         digeststore.record_delivery(con, run_date, subscriber_id, "pending", message_id, mailer.channel, None)
         try:
             detail = mailer.send(message, filename)
-        except UndercurrentError as exc:
-            log.warning("delivery to %s failed: %s", email, exc)
-            digeststore.record_delivery(con, run_date, subscriber_id, "failed", message_id, mailer.channel, str(exc))
-            failed += 1
-            continue
-        status = "sent" if mailer.channel == "smtp" else "written"
+            status = "sent" if mailer.channel == "smtp" else "written"
+        except TransientError as exc:
+            status, detail = "failed", str(exc)  # nothing was handed over: the next run retries
+        except DeliveryUncertain as exc:
+            status, detail = "unknown", str(exc)  # may have been delivered: never resent automatically
+        except PermanentError as exc:
+            status, detail = "bounced", str(exc)
+        if status not in ("sent", "written"):
+            log.warning("delivery to %s %s: %s", email, status, detail)
         digeststore.record_delivery(con, run_date, subscriber_id, status, message_id, mailer.channel, detail)
-        sent += 1
-    return DeliveryReport(sent, failed)
+        outcomes[status] += 1
+    return DeliveryReport(
+        sent=outcomes["sent"] + outcomes["written"],
+        failed=outcomes["failed"] + outcomes["bounced"],
+        uncertain=outcomes["unknown"],
+    )

@@ -8,12 +8,12 @@ import duckdb
 import numpy as np
 
 from core.models import Claim
+from store.db import transaction, utc_now
 
 
 def save_claims(con: duckdb.DuckDBPyConnection, document_id: str, claims: list[Claim], run_date: date) -> None:
     """Store a document's claims and mark it processed, atomically (a crash leaves it unprocessed)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if claims:
             con.executemany(
                 "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
@@ -37,11 +37,10 @@ def save_claims(con: duckdb.DuckDBPyConnection, document_id: str, claims: list[C
                     for c in claims
                 ],
             )
-        con.execute("UPDATE documents SET processed_for = ? WHERE document_id = ?", [run_date, document_id])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        con.execute(
+            "UPDATE documents SET processed_for = ?, processed_at = ? WHERE document_id = ?",
+            [run_date, utc_now(), document_id],
+        )
 
 
 def cached_vectors(con: duckdb.DuckDBPyConnection, model: str, hashes: list[str]) -> dict[str, np.ndarray]:

@@ -48,7 +48,14 @@ def open_db(path: Path, read_only: bool = False, must_exist: bool = False) -> du
     except duckdb.Error as exc:
         raise UserError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
     if not read_only:
-        migrate(con)
+        try:
+            migrate(con)
+        except duckdb.Error as exc:
+            con.close()
+            raise UserError(
+                f"{path} is not an Undercurrent database, or one this version cannot upgrade "
+                f"({str(exc).splitlines()[0]})"
+            ) from None
     return con
 
 
@@ -59,6 +66,23 @@ def connect(path: Path, read_only: bool = False, must_exist: bool = False) -> It
         yield con
     finally:
         con.close()
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC without zone (how every TIMESTAMP column is stored)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, or ROLLBACK on any error (the error propagates)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
@@ -72,16 +96,8 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     for version, name, sql in migrations():
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(sql)
-            con.execute(
-                "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                [version, name, datetime.now(UTC).replace(tzinfo=None)],
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, utc_now()])
         applied.append(version)
     return applied

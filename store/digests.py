@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import duckdb
 
@@ -10,27 +10,34 @@ from core.ids import stable_id
 from core.models import Digest, SourceRef
 from digest.render import Rendered
 from digest.select import Candidate, ThemeInfo
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from store.db import transaction, utc_now
 
 
 def digest_exists(con: duckdb.DuckDBPyConnection, day: date) -> bool:
     return con.execute("SELECT count(*) FROM digests WHERE digest_date = ?", [day]).fetchone()[0] > 0  # type: ignore[index]
 
 
-def previous_digest_date(con: duckdb.DuckDBPyConnection, day: date) -> date | None:
-    row = con.execute("SELECT max(digest_date) FROM digests WHERE digest_date < ?", [day]).fetchone()
+def item_count(con: duckdb.DuckDBPyConnection, day: date) -> int:
+    return con.execute("SELECT count(*) FROM digest_items WHERE digest_date = ?", [day]).fetchone()[0]  # type: ignore[index]
+
+
+def previous_digest_time(con: duckdb.DuckDBPyConnection, day: date) -> datetime | None:
+    """When the latest brief before ``day`` was made (None when there is none)."""
+    row = con.execute(
+        "SELECT created_at FROM digests WHERE digest_date < ? ORDER BY digest_date DESC LIMIT 1", [day]
+    ).fetchone()
     return row[0] if row else None
 
 
-def candidates(con: duckdb.DuckDBPyConnection, day: date, since: date | None) -> list[Candidate]:
-    """Every themed claim; ``is_new`` when its document was processed after the previous digest."""
+def candidates(con: duckdb.DuckDBPyConnection, day: date, since: datetime | None) -> list[Candidate]:
+    """Every themed claim up to ``day``; ``is_new`` when processed after the previous brief was made.
+
+    Material processed by a rerun of an earlier date, after that date's brief, is new for the next brief.
+    """
     rows = con.execute(
         """
         SELECT c.claim_id, t.theme_id, c.text, c.score, coalesce(t.similarity, 0),
-               d.processed_for > coalesce(?::DATE, DATE '0001-01-01') AND d.processed_for <= ? AS is_new,
+               d.processed_at > coalesce(?::TIMESTAMP, TIMESTAMP '0001-01-01') AS is_new,
                coalesce(d.source_id, d.document_id), CAST(d.published_at AS DATE),
                coalesce(s.name, d.title), d.title,
                CASE WHEN d.kind = 'transcript' AND d.audio_url IS NOT NULL AND c.start_seconds IS NOT NULL
@@ -41,7 +48,7 @@ def candidates(con: duckdb.DuckDBPyConnection, day: date, since: date | None) ->
         WHERE d.processed_for <= ?
         ORDER BY c.claim_id
         """,
-        [since, day, day],
+        [since, day],
     ).fetchall()
     return [
         Candidate(
@@ -79,8 +86,7 @@ def featured_claims(con: duckdb.DuckDBPyConnection, day: date) -> frozenset[str]
 
 
 def save_digest(con: duckdb.DuckDBPyConnection, digest: Digest, rendered: Rendered, run_id: str | None) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -91,7 +97,7 @@ def save_digest(con: duckdb.DuckDBPyConnection, digest: Digest, rendered: Render
                 rendered.html,
                 rendered.markdown,
                 rendered.text,
-                _now(),
+                utc_now(),
             ],
         )
         con.executemany(
@@ -111,10 +117,6 @@ def save_digest(con: duckdb.DuckDBPyConnection, digest: Digest, rendered: Render
                 for i in digest.items
             ],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def load_rendered(con: duckdb.DuckDBPyConnection, day: date) -> Rendered | None:
@@ -134,7 +136,7 @@ def add_subscriber(con: duckdb.DuckDBPyConnection, email: str) -> bool:
         con.execute("UPDATE subscribers SET status = 'active', unsubscribed_at = NULL WHERE email = ?", [email])
     else:
         con.execute(
-            "INSERT INTO subscribers VALUES (?, ?, 'active', ?, NULL)", [stable_id("sub", email), email, _now()]
+            "INSERT INTO subscribers VALUES (?, ?, 'active', ?, NULL)", [stable_id("sub", email), email, utc_now()]
         )
     return True
 
@@ -144,7 +146,9 @@ def remove_subscriber(con: duckdb.DuckDBPyConnection, email: str) -> bool:
     row = con.execute("SELECT status FROM subscribers WHERE email = ?", [email]).fetchone()
     if not row or row[0] != "active":
         return False
-    con.execute("UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ? WHERE email = ?", [_now(), email])
+    con.execute(
+        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = ? WHERE email = ?", [utc_now(), email]
+    )
     return True
 
 
@@ -153,11 +157,14 @@ def list_subscribers(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dat
 
 
 def pending_recipients(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, str]]:
-    """(subscriber_id, email) of active subscribers not yet sent the digest of ``day``."""
+    """(subscriber_id, email) of active subscribers to send the digest of ``day`` to.
+
+    Those with no delivery yet, and those whose last attempt failed before anything was handed over.
+    """
     return con.execute(
         "SELECT s.subscriber_id, s.email FROM subscribers s LEFT JOIN deliveries d "
         "ON d.subscriber_id = s.subscriber_id AND d.digest_date = ? "
-        "WHERE s.status = 'active' AND (d.status IS NULL OR d.status IN ('pending', 'failed')) ORDER BY s.email",
+        "WHERE s.status = 'active' AND (d.status IS NULL OR d.status = 'failed') ORDER BY s.email",
         [day],
     ).fetchall()
 
@@ -175,5 +182,5 @@ def record_delivery(
         "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest_date, subscriber_id) DO UPDATE "
         "SET status = excluded.status, channel = excluded.channel, detail = excluded.detail, "
         "updated_at = excluded.updated_at",
-        [day, subscriber_id, status, message_id, channel, detail, _now()],
+        [day, subscriber_id, status, message_id, channel, detail, utc_now()],
     )

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 import duckdb
 
 from core.models import Document, Source
 from extract.dedupe import content_hash, find_duplicate, minhash
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from store.db import transaction, utc_now
 
 
 def upsert_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> None:
@@ -20,8 +15,25 @@ def upsert_sources(con: duckdb.DuckDBPyConnection, sources: list[Source]) -> Non
             "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source_id) DO UPDATE SET "
             "name = excluded.name, kind = excluded.kind, country = excluded.country, "
             "owner = excluded.owner, state_affiliated = excluded.state_affiliated",
-            [s.source_id, s.name, s.kind, s.url, s.country, s.owner, s.state_affiliated, _now()],
+            [s.source_id, s.name, s.kind, s.url, s.country, s.owner, s.state_affiliated, utc_now()],
         )
+
+
+def add_source_if_new(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Record an ad-hoc source (a URL or file given to ingest) without touching a configured one."""
+    con.execute(
+        "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        [
+            source.source_id,
+            source.name,
+            source.kind,
+            source.url,
+            source.country,
+            source.owner,
+            source.state_affiliated,
+            utc_now(),
+        ],
+    )
 
 
 def known_document_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[str]:
@@ -53,8 +65,7 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
             [doc.kind],
         ).fetchall()
         canonical = find_duplicate(signature, [(r[0], r[1]) for r in rows])
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             "INSERT INTO documents (document_id, source_id, kind, url, title, published_at, language, text, "
             "canonical_id, guid, author, audio_url, extraction, content_hash, minhash, ingested_at) "
@@ -75,7 +86,7 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
                 doc.extraction,
                 digest,
                 signature,
-                _now(),
+                utc_now(),
             ],
         )
         if doc.spans:
@@ -86,15 +97,11 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
                     for i, s in enumerate(doc.spans)
                 ],
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return True
 
 
 def record_ingest_error(con: duckdb.DuckDBPyConnection, url: str, source_id: str | None, reason: str) -> None:
-    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)", [url, source_id, reason[:1000], _now()])
+    con.execute("INSERT INTO ingest_errors VALUES (?, ?, ?, ?)", [url, source_id, reason[:1000], utc_now()])
 
 
 def unprocessed_documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, bool]]:
@@ -113,7 +120,3 @@ def segments_of(
         "WHERE document_id = ? ORDER BY seq",
         [document_id],
     ).fetchall()
-
-
-def mark_processed(con: duckdb.DuckDBPyConnection, document_id: str, run_date: date) -> None:
-    con.execute("UPDATE documents SET processed_for = ? WHERE document_id = ?", [run_date, document_id])

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import duckdb
 
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+from store.db import utc_now
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, run_date: date) -> None:
-    con.execute("INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL, NULL)", [run_id, run_date, _now()])
+    con.execute("INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL, NULL)", [run_id, run_date, utc_now()])
 
 
 def finish_run(
@@ -22,5 +20,5 @@ def finish_run(
 ) -> None:
     con.execute(
         "UPDATE runs SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE run_id = ?",
-        [_now(), status, json.dumps(counts, sort_keys=True), json.dumps(errors), run_id],
+        [utc_now(), status, json.dumps(counts, sort_keys=True), json.dumps(errors), run_id],
     )

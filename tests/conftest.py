@@ -37,21 +37,22 @@ def prefect_harness() -> Iterator[None]:
 def sample_run(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dict:
     """The daily flow run twice on the bundled sample into a real DuckDB file, with the real model."""
     import sample
-    from core.settings import Settings
-    from flows.daily import Mirror, daily
+    from flows.daily import Mirror, RunPaths, daily
     from flows.demo import SAMPLE_DATE
     from store.db import connect
     from store.digests import add_subscriber
 
     folder = tmp_path_factory.mktemp("sample-run")
-    settings = Settings(db=folder / "sample.duckdb", sources=sample.SOURCES, outbox=folder / "outbox")
+    settings = RunPaths(db=folder / "sample.duckdb", sources=sample.SOURCES, outbox=folder / "outbox")
     with connect(settings.db) as con:
         add_subscriber(con, "reader@example.com")
     mirror = Mirror(sample.BASE_URL, sample.SITE)
-    first = daily(settings, SAMPLE_DATE, mirror)
+    first = daily(SAMPLE_DATE, settings, mirror)
     counts_after_first = table_counts(settings.db)
-    second = daily(settings, SAMPLE_DATE, mirror)
+    contents_after_first = table_contents(settings.db)
+    second = daily(SAMPLE_DATE, settings, mirror)
     counts_after_second = table_counts(settings.db)
+    contents_after_second = table_contents(settings.db)
     snapshot = folder / "snapshot.duckdb"
     shutil.copy(settings.db, snapshot)
     return {
@@ -60,6 +61,8 @@ def sample_run(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) 
         "second": second,
         "counts_first": counts_after_first,
         "counts_second": counts_after_second,
+        "contents_first": contents_after_first,
+        "contents_second": contents_after_second,
         "snapshot": snapshot,
     }
 
@@ -70,6 +73,15 @@ def table_counts(db: Path) -> dict[str, int]:
     with duckdb.connect(str(db), read_only=True) as con:
         tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
         return {t: con.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
+
+
+def table_contents(db: Path) -> dict[str, list[str]]:
+    """Every row of every table, as sorted text: equal dicts mean byte-for-byte equal data."""
+    import duckdb
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        return {t: sorted(repr(row) for row in con.execute(f'SELECT * FROM "{t}"').fetchall()) for t in tables}
 
 
 @pytest.fixture

@@ -65,6 +65,10 @@ def test_every_registered_command_is_covered() -> None:
         ["ingest", "{tmp}/does-not-exist.html", "--db", "{tmp}/x.duckdb"],
         ["subscribers", "add", "not-an-email", "--db", "{tmp}/x.duckdb"],
         ["subscribers", "remove", "nobody@example.com", "--db", "{tmp}/x.duckdb"],
+        ["subscribers", "add", "a@example.com,b@example.com", "--db", "{tmp}/x.duckdb"],
+        ["subscribers", "add", "Eve <eve@example.com>", "--db", "{tmp}/x.duckdb"],
+        ["sql", "SELECT 1", "--max-rows", "0", "--db", "{tmp}/x.duckdb"],
+        ["themes", "--db", ""],
         ["frobnicate"],
         ["sql"],
     ],
@@ -73,6 +77,36 @@ def test_every_registered_command_is_covered() -> None:
 def test_user_mistakes_give_one_clear_line(capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str]) -> None:
     code, _, err = _run(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in argv])
     _one_line_error(code, err)
+
+
+def test_bad_settings_fail_before_the_run_starts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "x.duckdb"
+    bad_sources = tmp_path / "sources.toml"
+    bad_sources.write_text('[[sources]]\nname = "A"\nkind = "radio"\nurl = "https://a.example/feed"\n')
+    code, _, err = _run(capsys, "run", "--sources", str(bad_sources), "--db", str(db))
+    _one_line_error(code, err)
+    assert "kind must be 'news' or 'podcast'" in err
+    monkeypatch.setenv("UNDERCURRENT_SMTP_URL", "smtp://user:secret@mail.example:notaport")
+    code, _, err = _run(capsys, "run", "--db", str(db))
+    _one_line_error(code, err)
+    assert "UNDERCURRENT_SMTP_URL" in err and "secret" not in err
+    assert not db.exists()  # nothing was started
+
+
+def test_foreign_files_as_db_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import duckdb
+
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a database")
+    foreign = tmp_path / "other.duckdb"
+    with duckdb.connect(str(foreign)) as con:
+        con.execute("CREATE TABLE sources (x INTEGER)")
+    for path in (text_file, foreign):
+        code, _, err = _run(capsys, "subscribers", "add", "a@example.com", "--db", str(path))
+        _one_line_error(code, err)
+    assert text_file.read_text() == "not a database"
 
 
 def test_bad_date_message_says_the_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -120,6 +154,10 @@ def test_sql_prints_a_table_and_refuses_writes(capsys: pytest.CaptureFixture[str
     code, _, err = _run(capsys, "sql", "SELEC nonsense", "--db", str(sample_db))
     _one_line_error(code, err)
     assert "SQL error" in err
+    target = sample_db.parent / "leak.csv"
+    code, _, err = _run(capsys, "sql", f"COPY claims TO '{target}'", "--db", str(sample_db))
+    _one_line_error(code, err)
+    assert not target.exists()
 
 
 def test_ingest_local_files_then_again(capsys: pytest.CaptureFixture[str], tmp_path: Path, shared: Path) -> None:

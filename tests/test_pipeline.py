@@ -32,6 +32,10 @@ def test_second_run_for_the_same_date_adds_nothing(sample_run: dict) -> None:
     first, second = dict(sample_run["counts_first"]), dict(sample_run["counts_second"])
     assert second.pop("runs") == first.pop("runs") + 1
     assert second == first
+    before, after = dict(sample_run["contents_first"]), dict(sample_run["contents_second"])
+    before.pop("runs"), after.pop("runs")
+    changed = [table for table in before if before[table] != after[table]]
+    assert changed == []  # not one row added, removed or changed
     assert sample_run["second"].counts["documents_new"] == 0
     assert sample_run["second"].counts.get("deliveries_sent", 0) == 0
 
@@ -105,3 +109,35 @@ def test_delivery_written_to_outbox_once(sample_run: dict) -> None:
     with _con(sample_run["settings"].db) as con:
         status = con.execute("SELECT status, message_id FROM deliveries").fetchall()
     assert status == [("written", message["Message-ID"])]
+
+
+def test_material_processed_after_a_brief_reaches_the_next_one(sample_db: Path, shared: Path) -> None:
+    """A same-date rerun that brings new documents reuses its brief; the next date's brief carries them."""
+    from datetime import timedelta
+
+    from cluster.embed import Embedder
+    from extract.fetch import MirrorFetcher
+    from flows.demo import SAMPLE_DATE
+    from flows.ingestion import ingest_paths
+    from flows.stages import claims_stage, digest_stage, themes_stage
+    from store.db import connect
+
+    embedder = Embedder()
+    with connect(sample_db) as con:
+        before = con.execute("SELECT html FROM digests").fetchall()
+        report = ingest_paths(con, [str(shared / "seeds")], MirrorFetcher("https://none.invalid/", shared))
+        assert report.new_documents == 4
+        pending = con.execute("SELECT document_id FROM documents WHERE processed_for IS NULL").fetchall()
+        new_docs = {r[0] for r in pending}
+        claims_stage(con, SAMPLE_DATE)
+        themes_stage(con, embedder, SAMPLE_DATE)
+        rerun = digest_stage(con, SAMPLE_DATE, None)
+        assert rerun is not None and rerun.reused
+        assert con.execute("SELECT html FROM digests").fetchall() == before
+        next_day = digest_stage(con, SAMPLE_DATE + timedelta(days=1), None)
+        assert next_day is not None and next_day.items >= 1
+        sources = con.execute(
+            "SELECT c.document_id FROM digest_items i JOIN claims c USING (claim_id) WHERE i.digest_date = ?",
+            [SAMPLE_DATE + timedelta(days=1)],
+        ).fetchall()
+    assert {r[0] for r in sources} <= new_docs  # only what is new since the previous brief

@@ -27,7 +27,8 @@ CREATE TABLE documents (
     content_hash  VARCHAR NOT NULL,
     minhash       UBIGINT[],
     ingested_at   TIMESTAMP NOT NULL,
-    processed_for DATE                          -- run date whose claims stage processed it
+    processed_for DATE,                         -- run date whose claims stage processed it
+    processed_at  TIMESTAMP                     -- when it was processed (what is new since the last brief)
 );
 
 CREATE TABLE segments (
@@ -118,7 +119,7 @@ CREATE TABLE subscribers (
 CREATE TABLE deliveries (
     digest_date   DATE NOT NULL,
     subscriber_id VARCHAR NOT NULL,
-    status        VARCHAR NOT NULL,             -- pending | sent | written | failed
+    status        VARCHAR NOT NULL,             -- pending | sent | written | failed | bounced | unknown
     message_id    VARCHAR NOT NULL,
     channel       VARCHAR,                      -- smtp | outbox
     detail        VARCHAR,                      -- outbox file or error
