@@ -17,16 +17,23 @@ _STOP = set(
     whom why will with would you your yours one two new even still may might must many way ways well us say says
     said according rather instead whether already become becomes across around within without onto per via""".split()
 )
+# Words every claim in this domain uses: they say nothing about which theme a claim belongs to.
+_GENERIC = set(
+    """china chinese beijing american america americans washington united states u.s ai artificial intelligence
+    model models open company companies firm firms lab labs technology tech country countries global world
+    government industry market markets year years time people""".split()
+)
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']+")
 
 
 def _terms(text: str) -> list[str]:
-    words = [w.lower().strip("'-") for w in _WORD.findall(text)]
-    unigrams = [w for w in words if w not in _STOP and len(w) > 2]
+    words = [w.lower().strip("'-").removesuffix("'s") for w in _WORD.findall(text)]
+    usable = [w not in _STOP and len(w) > 2 for w in words]
+    unigrams = [w for w, ok in zip(words, usable, strict=True) if ok and w not in _GENERIC]
     bigrams = [
         f"{a} {b}"
-        for a, b in itertools.pairwise(words)
-        if a not in _STOP and b not in _STOP and len(a) > 2 and len(b) > 2
+        for (a, ok_a), (b, ok_b) in itertools.pairwise(zip(words, usable, strict=True))
+        if ok_a and ok_b and not (a in _GENERIC and b in _GENERIC)
     ]
     return unigrams + bigrams
 

@@ -109,6 +109,19 @@ def test_foreign_files_as_db_are_refused(capsys: pytest.CaptureFixture[str], tmp
     assert text_file.read_text() == "not a database"
 
 
+def test_demo_refuses_a_database_with_real_sources(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from core.models import Source
+    from store.db import connect
+    from store.documents import upsert_sources
+
+    db = tmp_path / "real.duckdb"
+    with connect(db) as con:
+        upsert_sources(con, [Source("src_real", "Real outlet", "news", "https://news.example/feed.xml")])
+    code, _, err = _run(capsys, "demo", "--db", str(db), "--out", str(tmp_path / "out"))
+    _one_line_error(code, err)
+    assert "non-sample sources" in err
+
+
 def test_bad_date_message_says_the_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     _, _, err = _run(capsys, "run", "--date", "2026-02-30", "--db", str(tmp_path / "x.duckdb"))
     assert "expected YYYY-MM-DD" in err
@@ -167,13 +180,25 @@ def test_ingest_local_files_then_again(capsys: pytest.CaptureFixture[str], tmp_p
     shutil.copy(shared / "corpus/transcripts/vtt/podcast-namespace_example.vtt", folder / "episode.vtt")
     shutil.copy(shared / "seeds/000_ca840be5131ca0b3.txt", folder / "seed.txt")
     (folder / "notes.pdf").write_bytes(b"%PDF-1.7 not supported")
+    body = " ".join(["Beijing treats open-weight models as a loss leader for its cloud business."] * 6)
+    (folder / "saved.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Saved</title>'
+        "<item><title>Saved story</title><guid>s1</guid><link>file:///etc/passwd</link>"
+        f"<description>{body}</description></item></channel></rss>"
+    )
     db = str(tmp_path / "ingest.duckdb")
     code, out, err = _run(capsys, "ingest", str(folder), "--db", db)
     assert code == 0
-    assert out.startswith("3 new documents, 0 already known, 1 skipped")
+    assert out.startswith("4 new documents, 0 already known, 1 skipped")
     assert "notes.pdf" in err and "unsupported" in err
     code, out, _ = _run(capsys, "ingest", str(folder), "--db", db)
-    assert out.startswith("0 new documents, 3 already known")
+    assert out.startswith("0 new documents, 4 already known")
+    import duckdb
+
+    with duckdb.connect(db, read_only=True) as con:
+        rows = con.execute("SELECT kind, extraction FROM documents ORDER BY kind, extraction").fetchall()
+        assert rows == [("article", "feed"), ("article", "file"), ("article", "file"), ("transcript", "transcript")]
+        assert "/etc/passwd" not in con.execute("SELECT string_agg(text, ' ') FROM documents").fetchone()[0]
 
 
 @pytest.mark.slow
