@@ -53,6 +53,8 @@ class Document:
     audio_url: str | None = None
     extraction: str = "page"  # page | feed | file | transcript
     spans: tuple[SegmentSpan, ...] = ()
+    site_name: str | None = None
+    date_source: str | None = None  # feed | page: where published_at came from
 
 
 @dataclass(frozen=True)

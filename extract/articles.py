@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from html import unescape
 
 import trafilatura
+
+from extract.language import detect_language
 
 _HTML_LANG = re.compile(r"<html[^>]*\blang=[\"']?([A-Za-z]{2,3})", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
@@ -42,7 +45,7 @@ def extract_article(html: str, url: str | None = None) -> ArticleText | None:
     text = (data.get("text") or "").strip()
     if not text:
         return None
-    lang = data.get("language")
+    lang = detect_language(text)
     if not lang:
         match = _HTML_LANG.search(html[:4096])
         lang = match.group(1).lower() if match else None
@@ -60,7 +63,5 @@ def html_to_text(fragment: str) -> str:
     """Plain text of a small HTML fragment (a feed's own content), paragraphs on their own lines."""
     with_breaks = re.sub(r"(?i)</p>|<br\s*/?>|</h\d>|</li>", "\n", fragment)
     text = _TAGS.sub("", with_breaks)
-    import html as _html
-
-    lines = [" ".join(_html.unescape(line).split()) for line in text.splitlines()]
+    lines = [" ".join(unescape(line).split()) for line in text.splitlines()]
     return "\n".join(line for line in lines if line)

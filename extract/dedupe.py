@@ -9,8 +9,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 NUM_PERM = 64
+BANDS = 16  # LSH: 16 bands of 4 rows find pairs above ~0.85 overlap with near certainty
 SHINGLE = 5
-NEAR_DUPLICATE = 0.7
+NEAR_DUPLICATE = 0.85
 _TRACKING = re.compile(r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|mkt_tok|_hsenc|_hsmi)$", re.I)
 # Universal hashing (a*x + b) mod p with p = 2**31 - 1: every product fits in 64 bits, so nothing overflows.
 _PRIME = np.uint64((1 << 31) - 1)
@@ -49,6 +50,16 @@ def minhash(text: str) -> list[int]:
     shingles = _shingle_hashes(text)
     hashed = (np.outer(shingles % _PRIME, _A) + _B) % _PRIME
     return [int(v) for v in hashed.min(axis=0)]
+
+
+def lsh_bands(signature: list[int]) -> list[tuple[int, int]]:
+    """(band, bucket) keys: two signatures that agree on every row of one band share that key."""
+    rows = len(signature) // BANDS
+    out = []
+    for band in range(BANDS):
+        chunk = ",".join(str(v) for v in signature[band * rows : (band + 1) * rows])
+        out.append((band, int.from_bytes(hashlib.blake2b(chunk.encode(), digest_size=8).digest(), "little")))
+    return out
 
 
 def similarity(a: list[int], b: list[int]) -> float:

@@ -9,6 +9,7 @@ from core.models import Document, Segment
 from extract.articles import ArticleText, html_to_text
 from extract.dedupe import canonical_url, content_hash
 from extract.feeds import FeedEntry
+from extract.language import detect_language
 from extract.transcripts import join_segments
 
 MIN_FEED_TEXT_WORDS = 40
@@ -32,18 +33,23 @@ def article_document(source_id: str | None, entry: FeedEntry, page: ArticleText 
         extraction = "feed"
         if len(text.split()) < MIN_FEED_TEXT_WORDS:
             return None
+    published, date_source = entry.published, "feed" if entry.published else None
+    if published is None and page is not None and page.published is not None:
+        published, date_source = page.published, "page"
     return Document(
         document_id=document_key(source_id, entry.guid, entry.link, text),
         source_id=source_id,
         kind="article",
         url=entry.link,
         title=entry.title or (page.title if page and page.title else "") or "(untitled)",
-        published_at=entry.published or (page.published if page else None),
-        language=page.language if page else None,
+        published_at=published,
+        language=page.language if page else detect_language(text),
         text=text,
         guid=entry.guid,
         author=entry.author or (page.author if page else None),
         extraction=extraction,
+        site_name=page.sitename if page else None,
+        date_source=date_source,
     )
 
 
@@ -60,6 +66,8 @@ def page_document(source_id: str | None, url: str | None, page: ArticleText, ext
         text=page.text,
         author=page.author,
         extraction=extraction,
+        site_name=page.sitename,
+        date_source="page" if page.published else None,
     )
 
 
@@ -71,7 +79,7 @@ def transcript_document(
     guid: str | None = None,
     published: datetime | None = None,
     audio_url: str | None = None,
-    language: str | None = "en",
+    language: str | None = None,
 ) -> Document:
     text, spans = join_segments(segments)
     return Document(
@@ -81,10 +89,11 @@ def transcript_document(
         url=url,
         title=title or "(untitled episode)",
         published_at=published,
-        language=language,
+        language=language or detect_language(text),
         text=text,
         guid=guid,
         audio_url=audio_url,
         extraction="transcript",
         spans=spans,
+        date_source="feed" if published else None,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html import escape
 from typing import Any
 
 import feedparser
@@ -63,8 +65,64 @@ def _transcripts(entry: Any) -> tuple[TranscriptLink, ...]:
     return tuple(sorted(found, key=lambda t: (t.mime_type not in _TIMED_TYPES, t.url)))
 
 
+def _json_date(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
+def _json_author(item: dict[str, Any]) -> str | None:
+    authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
+    names = [a.get("name") for a in authors if isinstance(a, dict) and a.get("name")]
+    return ", ".join(names) or None
+
+
+def parse_json_feed(data: bytes) -> ParsedFeed:
+    """JSON Feed 1.0 and 1.1 (https://jsonfeed.org/version/1.1), which feedparser does not read."""
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PermanentError(f"not a readable JSON feed: {exc}") from None
+    if not isinstance(document, dict) or not str(document.get("version", "")).startswith("https://jsonfeed.org/"):
+        raise PermanentError("not a JSON feed (no jsonfeed.org version)")
+    entries = []
+    for item in document.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        html = item.get("content_html")
+        text = item.get("content_text")
+        attachments = [a for a in item.get("attachments") or [] if isinstance(a, dict)]
+        audio = next((a.get("url") for a in attachments if str(a.get("mime_type", "")).startswith("audio/")), None)
+        entries.append(
+            FeedEntry(
+                guid=str(item["id"]) if item.get("id") is not None else None,
+                link=item.get("url") or item.get("external_url") or None,
+                title=str(item.get("title") or "").strip(),
+                published=_json_date(item.get("date_published") or item.get("date_modified")),
+                author=_json_author(item) or _json_author(document),
+                summary=str(item.get("summary") or ""),
+                content_html=html
+                if isinstance(html, str)
+                else (_text_as_html(text) if isinstance(text, str) else None),
+                enclosure_url=audio,
+                transcripts=(),
+            )
+        )
+    return ParsedFeed(str(document.get("title") or "").strip(), document.get("home_page_url"), tuple(entries), None)
+
+
+def _text_as_html(text: str) -> str:
+    return "".join(f"<p>{escape(p)}</p>" for p in text.split("\n") if p.strip())
+
+
 def parse_feed(data: bytes) -> ParsedFeed:
-    """Parse feed bytes; ill-formed feeds keep whatever entries could be read."""
+    """Parse RSS, Atom or JSON Feed bytes; ill-formed feeds keep whatever entries could be read."""
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return parse_json_feed(data)
     if _ENTITY_DECL.search(data[:65536]):
         raise PermanentError("feed declares XML entities; refused (entity expansion attack guard)")
     parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)

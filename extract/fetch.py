@@ -1,20 +1,36 @@
 """The HTTP edge: every byte the pipeline fetches comes through a Fetcher.
 
-``HttpFetcher`` talks to the network (bounded time and size, http/https only, private addresses refused
-unless allowed). ``MirrorFetcher`` serves URLs under a base from a local folder: the bundled sample and
-offline runs use it, so they exercise exactly the same parsing path as live feeds.
+``HttpFetcher`` talks to the network, politely and within bounds:
+- http and https only, at most 5 redirects, each hop checked;
+- the address is checked where the connection is made (after DNS, so a name that resolves to a private
+  address, or re-resolves to one later, is refused): loopback, private, link-local, carrier-grade NAT,
+  multicast and unspecified addresses are refused unless the policy allows them;
+- a connect timeout, a read timeout and an overall deadline per request;
+- bodies streamed with a cap on the *decoded* size (decompression bombs stop at the cap);
+- at most 2 connections per host and a delay between requests to one host;
+- transient failures (timeouts, 5xx, 429) retried with backoff, ``Retry-After`` honoured;
+- conditional GET with ETag / Last-Modified validators.
+
+``MirrorFetcher`` serves URLs under a base from a local folder: the bundled sample and offline runs use it,
+so they exercise exactly the same parsing path as live feeds.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
+from urllib.robotparser import RobotFileParser
 
+import httpcore
 import httpx
 
 from core.errors import PermanentError, TransientError
@@ -22,7 +38,36 @@ from core.errors import PermanentError, TransientError
 USER_AGENT = "Undercurrent/0.1 (AI strategy news digest; polite bot)"
 FEED_CAP = 32 * 1024 * 1024
 PAGE_CAP = 5 * 1024 * 1024
+TRANSCRIPT_CAP = 10 * 1024 * 1024
+ROBOTS_CAP = 512 * 1024
 MAX_REDIRECTS = 5
+
+
+class FetchError(TransientError):
+    """A transient fetch failure that may carry the server's Retry-After, in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class Gone(PermanentError):
+    """HTTP 410: the resource is gone for good; a feed that answers this is stopped."""
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str | None = None
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        out = {}
+        if self.etag:
+            out["If-None-Match"] = self.etag
+        if self.last_modified:
+            out["If-Modified-Since"] = self.last_modified
+        return out
 
 
 @dataclass(frozen=True)
@@ -32,6 +77,14 @@ class FetchResult:
     content: bytes
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.headers.get("etag"), self.headers.get("last-modified"))
 
     def text(self) -> str:
         """Body decoded with the declared charset, falling back to UTF-8 with replacement."""
@@ -47,24 +100,114 @@ class FetchResult:
 
 
 class Fetcher(Protocol):
-    def get(self, url: str, cap: int = PAGE_CAP) -> FetchResult: ...
+    def get(self, url: str, cap: int = PAGE_CAP, validators: Validators | None = None) -> FetchResult: ...
+
+    def allowed_by_robots(self, url: str) -> bool: ...
 
 
-def _check_address(host: str, allow_private: bool) -> None:
-    if allow_private:
-        return
+# Address policy ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses may be connected to: public ones, plus any networks explicitly allowed."""
+
+    allow_all: bool = False
+    allowed: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+
+    @classmethod
+    def from_setting(cls, value: bool | str | Iterable[str]) -> AddressPolicy:
+        """``True`` allows every address; a list of CIDR networks allows just those."""
+        if isinstance(value, bool):
+            return cls(allow_all=value)
+        items = [value] if isinstance(value, str) else list(value)
+        return cls(allowed=tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip()))
+
+    def check(self, address: str, host: str) -> None:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if self.allow_all or any(ip in network for network in self.allowed):
+            return
+        if not ip.is_global or ip.is_multicast or ip.is_unspecified:
+            raise PermanentError(f"refused: {host} resolves to a non-public address ({ip})")
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself and checks the address it is about to connect to."""
+
+    def __init__(self, policy: AddressPolicy) -> None:
+        self.policy = policy
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
+        except (UnicodeError, ValueError) as exc:
+            raise _Refused(f"refused: invalid host name {host!r} ({exc})") from None
+        address = infos[0][4][0]
+        try:
+            for info in infos:
+                self.policy.check(info[4][0], host)
+        except PermanentError as exc:
+            raise _Refused(str(exc)) from None
+        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+
+
+class _Refused(httpcore.ConnectError):
+    """A connection the address policy refused (not worth retrying)."""
+
+
+# Politeness ----------------------------------------------------------------------------------------------
+
+
+class HostLimiter:
+    """At most ``per_host`` requests in flight to one host, and ``delay`` seconds between their starts."""
+
+    def __init__(self, per_host: int = 2, delay: float = 0.5) -> None:
+        self.per_host = per_host
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
+
+    @contextmanager
+    def slot(self, host: str) -> Iterator[None]:
+        if self.per_host <= 0:
+            yield
+            return
+        with self._lock:
+            semaphore = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        with semaphore:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start.get(host, now))
+                self._next_start[host] = start + self.delay
+            if start > now:
+                time.sleep(start - now)
+            yield
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise TransientError(f"cannot resolve {host}: {exc.strerror}") from None
-    except (UnicodeError, ValueError) as exc:
-        raise PermanentError(f"refused: invalid host name {host!r} ({exc})") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise PermanentError(f"refused: {host} resolves to a non-public address ({address})")
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _check_url(url: str) -> str:
@@ -81,14 +224,38 @@ def _check_url(url: str) -> str:
 
 
 class HttpFetcher:
-    """Bounded, polite HTTP GET with manual redirects checked hop by hop."""
+    """Bounded, polite HTTP GET with manual redirects and an address check at connect time."""
 
-    def __init__(self, allow_private: bool = False, timeout: float = 20.0, deadline: float = 60.0) -> None:
-        self.allow_private = allow_private
+    def __init__(
+        self,
+        allow_private: bool | str | Iterable[str] = False,
+        timeout: float = 20.0,
+        deadline: float = 60.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        max_retry_wait: float = 10.0,
+        limiter: HostLimiter | None = None,
+        user_agent: str = USER_AGENT,
+    ) -> None:
         self.deadline = deadline
+        self.retries = retries
+        self.backoff = backoff
+        self.max_retry_wait = max_retry_wait
+        self.limiter = limiter or HostLimiter()
+        self._robots: dict[str, RobotFileParser | None] = {}
+        self._robots_lock = threading.Lock()
+        self.user_agent = user_agent
+        transport = httpx.HTTPTransport()
+        transport._pool = httpcore.ConnectionPool(  # the only way to give httpx a network backend
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedBackend(AddressPolicy.from_setting(allow_private)),
+        )
         self._client = httpx.Client(
+            transport=transport,
             timeout=httpx.Timeout(timeout, connect=10.0),
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,
         )
 
@@ -101,39 +268,99 @@ class HttpFetcher:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def get(self, url: str, cap: int = PAGE_CAP) -> FetchResult:
+    def get(self, url: str, cap: int = PAGE_CAP, validators: Validators | None = None) -> FetchResult:
+        """GET with retries for transient failures only; waits honour Retry-After up to max_retry_wait."""
+        attempt = 0
+        while True:
+            try:
+                return self._get_once(url, cap, validators)
+            except FetchError as exc:
+                wait = exc.retry_after if exc.retry_after is not None else self.backoff * (2**attempt)
+                if attempt >= self.retries or wait > self.max_retry_wait:
+                    raise
+                attempt += 1
+                time.sleep(wait)
+
+    def _get_once(self, url: str, cap: int, validators: Validators | None) -> FetchResult:
         started = time.monotonic()
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            _check_address(_check_url(current), self.allow_private)
+            host = _check_url(current)
+            headers = validators.headers() if validators and current == url else {}
             try:
-                with self._client.stream("GET", current) as response:
+                with self.limiter.slot(host), self._client.stream("GET", current, headers=headers) as response:
                     if response.is_redirect:
                         current = urljoin(current, response.headers.get("location", ""))
                         continue
-                    status = response.status_code
-                    if status >= 500 or status == 429:
-                        raise TransientError(f"{current} answered HTTP {status}")
-                    if status >= 400:
-                        raise PermanentError(f"{current} answered HTTP {status}")
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body.extend(chunk)
-                        if len(body) > cap:
-                            raise PermanentError(f"body of {current} exceeds {cap // (1024 * 1024)} MiB; stopped")
-                        if time.monotonic() - started > self.deadline:
-                            raise TransientError(f"{current} took longer than {self.deadline:.0f} s; gave up")
+                    self._check_status(current, response)
+                    body = self._read(current, response, cap, started)
                     return FetchResult(
-                        current, status, bytes(body), response.headers.get("content-type", ""), dict(response.headers)
+                        current,
+                        response.status_code,
+                        body,
+                        response.headers.get("content-type", ""),
+                        {k.lower(): v for k, v in response.headers.items()},
                     )
             except httpx.TimeoutException:
-                raise TransientError(f"{current} timed out") from None
+                raise FetchError(f"{current} timed out") from None
             except httpx.DecodingError as exc:
                 raise PermanentError(f"{current}: body cannot be decoded ({exc})") from None
             except httpx.HTTPError as exc:
-                raise TransientError(f"{current}: {type(exc).__name__}: {exc}") from None
+                if isinstance(exc.__cause__, _Refused):  # httpx wraps what the backend raised
+                    raise PermanentError(str(exc.__cause__)) from None
+                raise FetchError(f"{current}: {type(exc).__name__}: {exc}") from None
         raise PermanentError(f"{url}: more than {MAX_REDIRECTS} redirects")
 
+    @staticmethod
+    def _check_status(url: str, response: httpx.Response) -> None:
+        status = response.status_code
+        if status >= 500 or status == 429:
+            raise FetchError(f"{url} answered HTTP {status}", _retry_after(response.headers.get("retry-after")), status)
+        if status == 410:
+            raise Gone(f"{url} answered HTTP 410 Gone")
+        if status >= 400:
+            raise PermanentError(f"{url} answered HTTP {status}")
+
+    def _read(self, url: str, response: httpx.Response, cap: int, started: float) -> bytes:
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body.extend(chunk)
+            if len(body) > cap:
+                raise PermanentError(f"body of {url} exceeds {cap // (1024 * 1024)} MiB; stopped")
+            if time.monotonic() - started > self.deadline:
+                raise FetchError(f"{url} took longer than {self.deadline:.0f} s; gave up")
+        return bytes(body)
+
+    def allowed_by_robots(self, url: str) -> bool:
+        """Whether robots.txt lets this bot fetch the page (cached per host for the fetcher's lifetime).
+
+        A missing robots.txt (4xx) allows everything; a server error disallows for now.
+        """
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        with self._robots_lock:
+            known = origin in self._robots
+            parser = self._robots.get(origin)
+        if not known:
+            parser = self._load_robots(origin)
+            with self._robots_lock:
+                self._robots[origin] = parser
+        return True if parser is None else parser.can_fetch(self.user_agent, url)
+
+    def _load_robots(self, origin: str) -> RobotFileParser | None:
+        parser = RobotFileParser()
+        try:
+            result = self.get(origin + "/robots.txt", cap=ROBOTS_CAP)
+        except FetchError:
+            parser.disallow_all = True
+            return parser
+        except PermanentError:
+            return None
+        parser.parse(result.text().splitlines())
+        return parser
+
+
+# Local mirror --------------------------------------------------------------------------------------------
 
 _TYPES = {
     ".xml": "application/rss+xml",
@@ -153,7 +380,7 @@ class MirrorFetcher:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.root = root.resolve()
 
-    def get(self, url: str, cap: int = PAGE_CAP) -> FetchResult:
+    def get(self, url: str, cap: int = PAGE_CAP, validators: Validators | None = None) -> FetchResult:
         if not url.startswith(self.base_url):
             raise PermanentError(f"offline: {url} is outside the local mirror {self.base_url}")
         relative = unquote(urlsplit(url).path[len(urlsplit(self.base_url).path) :])
@@ -164,3 +391,6 @@ class MirrorFetcher:
         if len(data) > cap:
             raise PermanentError(f"body of {url} exceeds {cap // (1024 * 1024)} MiB; stopped")
         return FetchResult(url, 200, data, _TYPES.get(path.suffix.lower(), "application/octet-stream"))
+
+    def allowed_by_robots(self, url: str) -> bool:
+        return True

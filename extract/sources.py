@@ -1,8 +1,14 @@
-"""The sources file: a TOML array of [[sources]] tables."""
+"""The sources file: a TOML array of [[sources]] tables (or the same in YAML), and OPML import."""
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import yaml
 
 from core.errors import UserError
 from core.ids import stable_id
@@ -15,12 +21,23 @@ def source_id_for(url: str) -> str:
     return stable_id("src", url.strip())
 
 
-def parse_sources(text: str, origin: str = "sources file") -> list[Source]:
-    """Validate and convert the sources file; every mistake names the entry it is in."""
+def _load(text: str, origin: str, fmt: str) -> Any:
+    if fmt == "yaml":
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise UserError(f"{origin} is not valid YAML: {str(exc).splitlines()[0]}") from None
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{origin} is not valid TOML: {exc}") from None
+
+
+def parse_sources(text: str, origin: str = "sources file", fmt: str = "toml") -> list[Source]:
+    """Validate and convert the sources file (``fmt`` toml or yaml); every mistake names its entry."""
+    data = _load(text, origin, fmt)
+    if not isinstance(data, dict):
+        raise UserError(f"{origin}: expected a 'sources' list at the top level")
     entries = data.get("sources", [])
     if not isinstance(entries, list):
         raise UserError(f"{origin}: 'sources' must be an array of [[sources]] tables")
@@ -56,3 +73,41 @@ def parse_sources(text: str, origin: str = "sources file") -> list[Source]:
             )
         )
     return sources
+
+
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def parse_opml(data: bytes, kind: str = "news", origin: str = "OPML file") -> list[dict[str, Any]]:
+    """Feed entries (name, kind, url) of every outline with an xmlUrl, in document order, without repeats."""
+    if _ENTITY.search(data[:65536]):
+        raise UserError(f"{origin} declares XML entities; refused")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise UserError(f"{origin} is not valid OPML: {exc}") from None
+    found: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for outline in root.iter("outline"):
+        url = (outline.get("xmlUrl") or "").strip()
+        if not url.startswith(("http://", "https://")) or url in seen:
+            continue
+        seen.add(url)
+        name = (outline.get("title") or outline.get("text") or url).strip()
+        entry_kind = "podcast" if (outline.get("type") or "").lower() == "podcast" else kind
+        found.append({"name": name, "kind": entry_kind, "url": url})
+    return found
+
+
+def to_toml(entries: list[dict[str, Any]]) -> str:
+    """[[sources]] tables for the given entries (strings quoted as TOML basic strings)."""
+    blocks = []
+    for entry in entries:
+        lines = ["[[sources]]"]
+        for key, value in entry.items():
+            if value is None:
+                continue
+            rendered = ("true" if value else "false") if isinstance(value, bool) else json.dumps(str(value))
+            lines.append(f"{key} = {rendered}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + ("\n" if blocks else "")

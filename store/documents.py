@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from core.models import Document, Source
-from extract.dedupe import content_hash, find_duplicate, minhash
+from extract.dedupe import content_hash, find_duplicate, lsh_bands, minhash
 from store.db import transaction, utc_now
 
 
@@ -43,6 +43,26 @@ def known_document_ids(con: duckdb.DuckDBPyConnection, ids: list[str]) -> set[st
     return {r[0] for r in rows.fetchall()}
 
 
+def _canonical_for(con: duckdb.DuckDBPyConnection, doc: Document, digest: str, signature: list[int]) -> str | None:
+    """The kept document this one copies: same content hash, else a near-duplicate found through LSH buckets."""
+    exact = con.execute(
+        "SELECT coalesce(canonical_id, document_id) FROM documents WHERE content_hash = ? "
+        "ORDER BY ingested_at, document_id LIMIT 1",
+        [digest],
+    ).fetchone()
+    if exact:
+        return str(exact[0])
+    bands = lsh_bands(signature)
+    rows = con.execute(
+        "SELECT d.document_id, d.minhash FROM documents d WHERE d.canonical_id IS NULL AND d.kind = ? "
+        "AND d.document_id IN (SELECT document_id FROM minhash_bands b "
+        "  JOIN (SELECT unnest(?) AS band, unnest(?) AS bucket) q USING (band, bucket)) "
+        "ORDER BY d.published_at NULLS LAST, d.document_id",
+        [doc.kind, [b for b, _ in bands], [k for _, k in bands]],
+    ).fetchall()
+    return find_duplicate(signature, [(r[0], r[1]) for r in rows])
+
+
 def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
     """Store a new document (with its segments) unless its key is known; returns whether it was new.
 
@@ -52,24 +72,12 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
         return False
     digest = content_hash(doc.text)
     signature = minhash(doc.text)
-    exact = con.execute(
-        "SELECT coalesce(canonical_id, document_id) FROM documents WHERE content_hash = ? "
-        "ORDER BY ingested_at, document_id LIMIT 1",
-        [digest],
-    ).fetchone()
-    canonical = exact[0] if exact else None
-    if canonical is None:
-        rows = con.execute(
-            "SELECT document_id, minhash FROM documents WHERE canonical_id IS NULL AND kind = ? "
-            "ORDER BY published_at NULLS LAST, document_id",
-            [doc.kind],
-        ).fetchall()
-        canonical = find_duplicate(signature, [(r[0], r[1]) for r in rows])
+    canonical = _canonical_for(con, doc, digest, signature)
     with transaction(con):
         con.execute(
             "INSERT INTO documents (document_id, source_id, kind, url, title, published_at, language, text, "
-            "canonical_id, guid, author, audio_url, extraction, content_hash, minhash, ingested_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "canonical_id, guid, author, audio_url, extraction, content_hash, minhash, ingested_at, site_name, "
+            "date_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 doc.document_id,
                 doc.source_id,
@@ -87,7 +95,13 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
                 digest,
                 signature,
                 utc_now(),
+                doc.site_name,
+                doc.date_source,
             ],
+        )
+        con.executemany(
+            "INSERT INTO minhash_bands VALUES (?, ?, ?)",
+            [[band, bucket, doc.document_id] for band, bucket in lsh_bands(signature)],
         )
         if doc.spans:
             con.executemany(

@@ -42,6 +42,9 @@ CONTRACT = {
 }
 
 EXPECTED_TABLES = {
+    "feed_state",
+    "minhash_bands",
+    "syndication",
     "schema_migrations",
     "sources",
     "documents",
