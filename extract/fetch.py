@@ -41,6 +41,7 @@ PAGE_CAP = 5 * 1024 * 1024
 TRANSCRIPT_CAP = 10 * 1024 * 1024
 ROBOTS_CAP = 512 * 1024
 MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 class FetchError(TransientError):
@@ -289,8 +290,11 @@ class HttpFetcher:
             headers = validators.headers() if validators and current == url else {}
             try:
                 with self.limiter.slot(host), self._client.stream("GET", current, headers=headers) as response:
-                    if response.is_redirect:
-                        current = urljoin(current, response.headers.get("location", ""))
+                    if response.status_code in _REDIRECTS:
+                        location = response.headers.get("location")
+                        if not location:
+                            raise PermanentError(f"{current} answered HTTP {response.status_code} without a Location")
+                        current = urljoin(current, location)
                         continue
                     self._check_status(current, response)
                     body = self._read(current, response, cap, started)
@@ -336,6 +340,7 @@ class HttpFetcher:
 
         A missing robots.txt (4xx) allows everything; a server error disallows for now.
         """
+        _check_url(url)
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:

@@ -23,9 +23,10 @@ from digest.delivery import Mailer, OutboxMailer, SmtpMailer
 from digest.render import Rendered
 from extract.fetch import HttpFetcher, MirrorFetcher
 from extract.sources import parse_sources
-from flows import ingestion, stages
+from flows import stages
+from flows.polling import poll_sources
 from store import runs
-from store.db import connect
+from store.db import connect, utc_now
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,20 @@ def ingest_task(paths: RunPaths, mirror: Mirror | None) -> dict[str, Any]:
     settings = settings_for(paths)
     sources = load_sources_file(settings.sources)
     if not sources:
-        return {"documents_new": 0, "documents_seen": 0, "errors": []}
+        return {"documents_new": 0, "documents_seen": 0, "documents_non_english": 0, "errors": [], "warnings": []}
     with connect(settings.db) as con:
         if mirror is not None:
-            report = ingestion.ingest_sources(con, sources, MirrorFetcher(mirror.base_url, mirror.root))
+            report = poll_sources(con, sources, MirrorFetcher(mirror.base_url, mirror.root), utc_now())
         else:
             with HttpFetcher(allow_private=settings.allow_private_networks) as fetcher:
-                report = ingestion.ingest_sources(con, sources, fetcher)
-    return {"documents_new": report.new_documents, "documents_seen": report.seen_documents, "errors": report.errors}
+                report = poll_sources(con, sources, fetcher, utc_now())
+    return {
+        "documents_new": report.new_documents,
+        "documents_seen": report.seen_documents,
+        "documents_non_english": report.non_english,
+        "errors": report.errors,
+        "warnings": report.warnings,
+    }
 
 
 @task(cache_policy=NONE)
@@ -118,6 +125,7 @@ class RunResult:
     run_date: date
     counts: dict[str, Any]
     errors: list[str]
+    warnings: list[str]
     rendered: Rendered | None
 
 
@@ -129,10 +137,12 @@ def daily(run_date: date, paths: RunPaths, mirror: Mirror | None = None) -> RunR
         runs.start_run(con, run_id, run_date)
     counts: dict[str, Any] = {}
     errors: list[str] = []
+    warnings: list[str] = []
     rendered: Rendered | None = None
     try:
         ingested = ingest_task(paths, mirror)
         errors.extend(ingested.pop("errors"))
+        warnings.extend(ingested.pop("warnings"))
         counts.update(ingested)
         counts.update(claims_task(paths, run_date))
         counts.update(themes_task(paths, run_date))
@@ -143,9 +153,9 @@ def daily(run_date: date, paths: RunPaths, mirror: Mirror | None = None) -> RunR
             counts.update(deliver_task(paths, run_date, rendered))
     except BaseException as exc:
         with connect(paths.db) as con:
-            runs.finish_run(con, run_id, "failed", counts, [*errors, f"{type(exc).__name__}: {exc}"])
+            runs.finish_run(con, run_id, "failed", counts, [*errors, f"{type(exc).__name__}: {exc}"], warnings)
         raise
     with connect(paths.db) as con:
-        runs.finish_run(con, run_id, "ok", counts, errors)
+        runs.finish_run(con, run_id, "ok", counts, errors, warnings)
         con.execute("CHECKPOINT")
-    return RunResult(run_id, run_date, counts, errors, rendered)
+    return RunResult(run_id, run_date, counts, errors, warnings, rendered)

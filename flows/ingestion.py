@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from core.models import Document, Source
 from extract.articles import ArticleText, extract_article
 from extract.documents import article_document, document_key, page_document, transcript_document
 from extract.feeds import FeedEntry, parse_feed
-from extract.fetch import FEED_CAP, PAGE_CAP, Fetcher
+from extract.fetch import FEED_CAP, PAGE_CAP, TRANSCRIPT_CAP, Fetcher
 from extract.sources import source_id_for
 from extract.transcripts import detect_format, parse_transcript
 from store import documents as docstore
@@ -26,33 +27,37 @@ FEED_SUFFIXES = (".xml", ".rss", ".atom")
 PAGE_SUFFIXES = (".html", ".htm")
 TEXT_SUFFIXES = (".txt", ".md")
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".json")
+WORKERS = 8  # parallel page fetches per feed; the fetcher's HostLimiter keeps each host at 2
 
 
 @dataclass
 class IngestReport:
     new_documents: int = 0
     seen_documents: int = 0
+    non_english: int = 0
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, other: IngestReport) -> None:
         self.new_documents += other.new_documents
         self.seen_documents += other.seen_documents
+        self.non_english += other.non_english
         self.errors.extend(other.errors)
+        self.warnings.extend(other.warnings)
 
 
-def _store(con: duckdb.DuckDBPyConnection, doc: Document | None, report: IngestReport) -> None:
-    if doc is None:
-        return
+def _store(con: duckdb.DuckDBPyConnection, doc: Document, report: IngestReport) -> None:
     if docstore.insert_document(con, doc):
         report.new_documents += 1
+        report.non_english += doc.language is not None and doc.language != "en"
     else:
         report.seen_documents += 1
 
 
-def _fail(
+def record_failure(
     con: duckdb.DuckDBPyConnection, report: IngestReport, url: str, source_id: str | None, exc: Exception
 ) -> None:
-    detail = str(exc) if isinstance(exc, UndercurrentError) else f"{type(exc).__name__}: {exc}"
+    detail = describe(exc)
     reason = f"{url}: {detail}"
     log.warning("skipped %s", reason)
     report.errors.append(reason)
@@ -60,9 +65,10 @@ def _fail(
 
 
 def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document:
+    """Fetch what an entry points to (transcript or page) and build its document. Runs in worker threads."""
     if source.kind == "podcast" and entry.transcripts:
         link = entry.transcripts[0]
-        fetched = fetcher.get(link.url, cap=PAGE_CAP * 2)
+        fetched = fetcher.get(link.url, cap=TRANSCRIPT_CAP)
         text = fetched.text()
         segments = parse_transcript(text, detect_format(link.url.lower(), link.mime_type, text))
         return transcript_document(
@@ -71,11 +77,13 @@ def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Docum
     page, problem = None, "the entry has no link"
     if entry.link:
         try:
+            if not fetcher.allowed_by_robots(entry.link):
+                raise PermanentError("robots.txt disallows fetching the page")
             fetched = fetcher.get(entry.link, cap=PAGE_CAP)
             page = extract_article(fetched.text(), fetched.url)
             problem = "no main text found in the page"
         except Exception as exc:  # a page that cannot be fetched or parsed falls back to the feed's content
-            problem = str(exc) if isinstance(exc, UndercurrentError) else f"{type(exc).__name__}: {exc}"
+            problem = describe(exc)
             log.info("page %s not used (%s); using the feed's content", entry.link, problem)
     document = article_document(source.source_id, entry, page)
     if document is None:
@@ -83,48 +91,48 @@ def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Docum
     return document
 
 
+def describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, UndercurrentError) else f"{type(exc).__name__}: {exc}"
+
+
 def _entry_key(source_id: str, entry: FeedEntry) -> str | None:
     """The document key an entry will have, when it can be known before fetching anything."""
     return document_key(source_id, entry.guid, entry.link, "") if entry.guid or entry.link else None
 
 
-def ingest_feed(con: duckdb.DuckDBPyConnection, source: Source, data: bytes, fetcher: Fetcher) -> IngestReport:
-    """Store a feed's new entries. Known entries are not fetched again; a bad entry never stops the rest."""
-    report = IngestReport()
-    try:
-        feed = parse_feed(data)
-    except UndercurrentError as exc:
-        _fail(con, report, source.url or source.name, source.source_id, exc)
-        return report
-    keys = [_entry_key(source.source_id, entry) for entry in feed.entries]
+def _new_entries(
+    con: duckdb.DuckDBPyConnection, source: Source, entries: tuple[FeedEntry, ...]
+) -> tuple[list[FeedEntry], int]:
+    """Entries not stored yet, each key once (feeds repeat GUIDs), in feed order; and how many were known."""
+    keys = [_entry_key(source.source_id, entry) for entry in entries]
     known = docstore.known_document_ids(con, [k for k in keys if k])
-    for entry, key in zip(feed.entries, keys, strict=True):
-        if key in known:
-            report.seen_documents += 1
+    fresh, seen_keys, skipped = [], set(), 0
+    for entry, key in zip(entries, keys, strict=True):
+        if key is not None and (key in known or key in seen_keys):
+            skipped += 1
             continue
-        try:
-            _store(con, _entry_document(source, entry, fetcher), report)
-        except Exception as exc:
-            _fail(con, report, entry.link or entry.guid or entry.title, source.source_id, exc)
-    return report
+        if key is not None:
+            seen_keys.add(key)
+        fresh.append(entry)
+    return fresh, skipped
 
 
-def ingest_source(con: duckdb.DuckDBPyConnection, source: Source, fetcher: Fetcher) -> IngestReport:
-    """Fetch one feed and store its new entries; failures are recorded and never raised."""
-    try:
-        data = fetcher.get(source.url, cap=FEED_CAP).content
-    except UndercurrentError as exc:
-        report = IngestReport()
-        _fail(con, report, source.url, source.source_id, exc)
-        return report
-    return ingest_feed(con, source, data, fetcher)
-
-
-def ingest_sources(con: duckdb.DuckDBPyConnection, sources: list[Source], fetcher: Fetcher) -> IngestReport:
-    docstore.upsert_sources(con, sources)
+def ingest_feed(
+    con: duckdb.DuckDBPyConnection, source: Source, data: bytes, fetcher: Fetcher, workers: int = WORKERS
+) -> IngestReport:
+    """Store a feed's new entries. Pages are fetched in parallel (the fetcher keeps per-host limits) and stored
+    in feed order by this thread, the single writer. Known entries are not fetched again; a bad entry never
+    stops the rest. Raises PermanentError when the feed itself cannot be read."""
+    feed = parse_feed(data)
     report = IngestReport()
-    for source in sources:
-        report.add(ingest_source(con, source, fetcher))
+    fresh, report.seen_documents = _new_entries(con, source, feed.entries)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
+        futures = [pool.submit(_entry_document, source, entry, fetcher) for entry in fresh]
+        for entry, future in zip(fresh, futures, strict=True):
+            try:
+                _store(con, future.result(), report)
+            except Exception as exc:  # one hostile entry must not stop the feed
+                record_failure(con, report, entry.link or entry.guid or entry.title, source.source_id, exc)
     return report
 
 
@@ -180,7 +188,7 @@ def ingest_paths(con: duckdb.DuckDBPyConnection, targets: list[str], fetcher: Fe
                 for doc in _file_documents(file):
                     _store(con, doc, report)
             except Exception as exc:
-                _fail(con, report, str(file), None, exc)
+                record_failure(con, report, str(file), None, exc)
     return report
 
 
@@ -192,12 +200,15 @@ def _ingest_feed_file(con: duckdb.DuckDBPyConnection, path: Path, fetcher: Fetch
     return ingest_feed(con, source, _read_bytes(path), fetcher)
 
 
+_FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf", b"{")
+
+
 def _ingest_url(con: duckdb.DuckDBPyConnection, url: str, fetcher: Fetcher) -> IngestReport:
     report = IngestReport()
     try:
         fetched = fetcher.get(url, cap=FEED_CAP)
         head = fetched.content[:512].lstrip().lower()
-        if "xml" in fetched.content_type or head.startswith((b"<?xml", b"<rss", b"<feed")):
+        if "xml" in fetched.content_type or "json" in fetched.content_type or head.startswith(_FEED_STARTS):
             source = Source(source_id_for(url), url, "news", url)
             docstore.add_source_if_new(con, source)  # a configured source keeps its name and kind
             return ingest_feed(con, source, fetched.content, fetcher)
@@ -206,5 +217,5 @@ def _ingest_url(con: duckdb.DuckDBPyConnection, url: str, fetcher: Fetcher) -> I
             raise PermanentError("no main text found in the page")
         _store(con, page_document(LOCAL_SOURCE.source_id, fetched.url, page), report)
     except Exception as exc:
-        _fail(con, report, url, None, exc)
+        record_failure(con, report, url, None, exc)
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -16,9 +17,14 @@ def start_run(con: duckdb.DuckDBPyConnection, run_id: str, run_date: date) -> No
 
 
 def finish_run(
-    con: duckdb.DuckDBPyConnection, run_id: str, status: str, counts: dict[str, Any], errors: list[str]
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    status: str,
+    counts: dict[str, Any],
+    errors: list[str],
+    warnings: Sequence[str] = (),
 ) -> None:
     con.execute(
-        "UPDATE runs SET finished_at = ?, status = ?, counts = ?, errors = ? WHERE run_id = ?",
-        [utc_now(), status, json.dumps(counts, sort_keys=True), json.dumps(errors), run_id],
+        "UPDATE runs SET finished_at = ?, status = ?, counts = ?, errors = ?, warnings = ? WHERE run_id = ?",
+        [utc_now(), status, json.dumps(counts, sort_keys=True), json.dumps(errors), json.dumps(list(warnings)), run_id],
     )

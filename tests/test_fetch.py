@@ -10,7 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from core.errors import PermanentError, TransientError
-from extract.fetch import HttpFetcher
+from extract.fetch import HostLimiter, HttpFetcher
+
+FAST = HostLimiter(delay=0)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -61,7 +63,7 @@ def server() -> Iterator[str]:
 
 
 def test_fetches_from_loopback_when_allowed(server: str) -> None:
-    result = HttpFetcher(allow_private=True).get(server + "/feed")
+    result = HttpFetcher(allow_private=True, limiter=FAST, backoff=0.01).get(server + "/feed")
     assert result.status == 200 and result.content.startswith(b"<rss>")
 
 
@@ -71,14 +73,14 @@ def test_loopback_is_refused_by_default(server: str) -> None:
 
 
 def test_follows_up_to_five_redirects(server: str) -> None:
-    fetcher = HttpFetcher(allow_private=True)
+    fetcher = HttpFetcher(allow_private=True, limiter=FAST, backoff=0.01)
     assert fetcher.get(server + "/hop/6").url.endswith("/feed")
     with pytest.raises(PermanentError, match="redirects"):
         fetcher.get(server + "/hop/0")
 
 
 def test_caps_decoded_size_including_gzip_bombs(server: str) -> None:
-    fetcher = HttpFetcher(allow_private=True)
+    fetcher = HttpFetcher(allow_private=True, limiter=FAST, backoff=0.01)
     with pytest.raises(PermanentError, match="exceeds"):
         fetcher.get(server + "/big", cap=1_000_000)
     with pytest.raises(PermanentError, match="exceeds"):
@@ -86,7 +88,7 @@ def test_caps_decoded_size_including_gzip_bombs(server: str) -> None:
 
 
 def test_status_codes_are_classified(server: str) -> None:
-    fetcher = HttpFetcher(allow_private=True)
+    fetcher = HttpFetcher(allow_private=True, limiter=FAST, backoff=0.01)
     with pytest.raises(TransientError, match="503"):
         fetcher.get(server + "/error")
     with pytest.raises(PermanentError, match="410"):
@@ -94,7 +96,7 @@ def test_status_codes_are_classified(server: str) -> None:
 
 
 def test_only_http_schemes(server: str) -> None:
-    fetcher = HttpFetcher(allow_private=True)
+    fetcher = HttpFetcher(allow_private=True, limiter=FAST, backoff=0.01)
     for url in ("file:///etc/passwd", "ftp://example.com/x", "javascript:alert(1)"):
         with pytest.raises(PermanentError, match="only http"):
             fetcher.get(url)

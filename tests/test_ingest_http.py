@@ -3,9 +3,12 @@ hostile entries recorded and skipped."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,10 +18,12 @@ import pytest
 
 import sample
 from core.models import Source
-from extract.fetch import HttpFetcher
-from flows.ingestion import ingest_paths, ingest_sources
+from extract.fetch import HostLimiter, HttpFetcher
+from flows.ingestion import ingest_paths
+from flows.polling import poll_sources
 from store.db import open_db
 
+NOW = datetime(2026, 11, 21, 8, 0)
 PAGES = sorted((sample.SITE / "news" / "harbourline-tech").glob("*.html"))
 
 
@@ -64,20 +69,31 @@ def test_feed_over_http_then_again(site: tuple[str, Path]) -> None:
     base, tmp = site
     con = open_db(tmp / "http.duckdb")
     source = Source("src_loop", "Loopback", "news", base + "/feed.xml", "US")
-    with HttpFetcher(allow_private=True) as fetcher:
-        first = ingest_sources(con, [source], fetcher)
+    with HttpFetcher(allow_private=True, limiter=HostLimiter(delay=0)) as fetcher:
+        first = poll_sources(con, [source], fetcher, NOW)
         assert first.new_documents == len(PAGES)
         assert len(first.errors) == 2
         assert "malformed URL" in first.errors[0] and "HTTP 404" in first.errors[1]
         assert all(CountingHandler.hits[f"/{p.name}"] == 1 for p in PAGES)
-        second = ingest_sources(con, [source], fetcher)
-    assert second.new_documents == 0 and second.seen_documents == len(PAGES)
-    assert all(CountingHandler.hits[f"/{p.name}"] == 1 for p in PAGES)  # known entries are not refetched
-    assert CountingHandler.hits["/feed.xml"] == 2
+        second = poll_sources(con, [source], fetcher, NOW)  # unchanged feed: 304 Not Modified
+        assert (second.new_documents, second.seen_documents, second.errors) == (0, 0, [])
+        assert CountingHandler.hits["/feed.xml"] == 2
+        # The feed changes: one new entry; the known ones are skipped without fetching their pages again.
+        extra = sample.SITE / "news" / "pacific-ledger" / "power-grid-americas-ai-bottleneck.html"
+        (tmp / "site" / "extra.html").write_bytes(extra.read_bytes())
+        feed = (tmp / "site" / "feed.xml").read_text()
+        item = f"<item><title>Extra</title><link>{base}/extra.html</link><guid>g-extra</guid></item>"
+        (tmp / "site" / "feed.xml").write_text(feed.replace("</channel>", item + "</channel>"))
+        os.utime(tmp / "site" / "feed.xml", (time.time() + 5, time.time() + 5))
+        third = poll_sources(con, [source], fetcher, NOW)
+    assert third.new_documents == 1 and third.seen_documents == len(PAGES)
+    assert all(CountingHandler.hits[f"/{p.name}"] == 1 for p in PAGES)
     rows = con.execute("SELECT extraction, count(*) FROM documents GROUP BY ALL").fetchall()
-    assert rows == [("page", len(PAGES))]
-    # Entries that yielded nothing are tried again on the next fetch, and recorded again.
+    assert rows == [("page", len(PAGES) + 1)]
+    # Entries that yielded nothing are tried again when the feed changes, and recorded again.
     assert con.execute("SELECT count(*) FROM ingest_errors").fetchone()[0] == 2 * 2
+    state = con.execute("SELECT last_modified, consecutive_failures, last_status FROM feed_state").fetchone()
+    assert state[0] is not None and state[1:] == (0, 200)
     con.close()
 
 
@@ -100,7 +116,7 @@ def test_ingest_url_of_feed_keeps_a_configured_source(site: tuple[str, Path]) ->
     from store.documents import upsert_sources
 
     upsert_sources(con, [Source(source_id_for(url), "Configured Name", "podcast", url, "CN", None, True)])
-    with HttpFetcher(allow_private=True) as fetcher:
+    with HttpFetcher(allow_private=True, limiter=HostLimiter(delay=0)) as fetcher:
         report = ingest_paths(con, [url], fetcher)
     assert report.new_documents == len(PAGES)
     assert con.execute("SELECT name, kind FROM sources WHERE url = ?", [url]).fetchall() == [

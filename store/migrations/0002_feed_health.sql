@@ -13,6 +13,8 @@ CREATE TABLE feed_state (
     stopped              BOOLEAN NOT NULL DEFAULT false  -- the feed answered 410 Gone
 );
 
+ALTER TABLE runs ADD COLUMN warnings JSON;           -- quiet feeds, feeds backing off or stopped
+
 ALTER TABLE documents ADD COLUMN site_name VARCHAR;
 ALTER TABLE documents ADD COLUMN date_source VARCHAR;   -- feed | page: where published_at came from
 
