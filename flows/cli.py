@@ -118,7 +118,8 @@ def run(db: str | None, day: str | None, sources: str | None) -> None:
     from datetime import UTC, datetime
 
     _quiet_prefect()
-    from flows.daily import RunPaths, daily, load_sources_file, mailer_for
+    from flows.daily import RunPaths, daily, mailer_for
+    from flows.sourcesfile import load_sources_file
     from store.db import open_db
 
     run_date = parse_date(day) or datetime.now(UTC).date()
@@ -135,6 +136,92 @@ def _print_counts(counts: dict[str, Any], errors: list[str]) -> None:
     click.echo(", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in counts.items()))
     for error in errors:
         click.echo(f"  warning: {error}", err=True)
+
+
+@cli.group()
+def sources() -> None:
+    """The feeds Undercurrent reads: their health, and OPML import."""
+
+
+@sources.command("list")
+@db_option
+@click.option(
+    "--sources",
+    "sources_path",
+    metavar="PATH",
+    default=None,
+    help="Sources file (default: $UNDERCURRENT_SOURCES); its feeds are listed even before a first run.",
+)
+def sources_list(db: str | None, sources_path: str | None) -> None:
+    """Each feed's health: last success, last error, consecutive failures, next check, items in 7 days."""
+    from datetime import UTC, datetime
+
+    from flows.sourcesfile import load_sources_file
+    from flows.tables import print_table
+    from store.db import connect
+    from store.documents import upsert_sources
+    from store.feeds import health
+
+    settings = _settings(db=db, sources=sources_path)
+    configured = load_sources_file(settings.sources)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect(settings.db) as con:
+        upsert_sources(con, configured)
+        rows = health(con, now)
+    if not rows:
+        click.echo(
+            "no feeds yet: list them in a sources file (see README) and pass --sources or set UNDERCURRENT_SOURCES"
+        )
+        return
+    table = []
+    for _, name, kind, _url, ok_at, err_at, error, failures, next_at, stopped, week in rows:
+        status = "stopped (410)" if stopped else "failing" if failures else "ok" if ok_at else "not fetched yet"
+        table.append(
+            [
+                name,
+                kind,
+                status,
+                _when(ok_at),
+                _when(err_at),
+                (error or "")[:60],
+                failures,
+                "now" if next_at is None or next_at <= now else _when(next_at),
+                week,
+            ]
+        )
+    print_table(
+        ["feed", "kind", "status", "last success", "last error", "error", "failures", "next check", "items 7d"], table
+    )
+
+
+def _when(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value is not None else "—"
+
+
+@sources.command("import")
+@click.argument("opml", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--sources",
+    "sources_path",
+    metavar="PATH",
+    default=None,
+    help="TOML sources file to add to (default: $UNDERCURRENT_SOURCES, else ./sources.toml).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["news", "podcast"]),
+    default="news",
+    show_default=True,
+    help="Kind for feeds the OPML does not mark as podcasts.",
+)
+@db_option
+def sources_import(opml: Path, sources_path: str | None, kind: str, db: str | None) -> None:
+    """Add the feeds of an OPML file (exported from a feed reader) to the sources file."""
+    from flows.sourcesfile import import_opml
+
+    target = _settings(db=db, sources=sources_path).sources or Path("sources.toml")
+    added, present = import_opml(opml, target, kind)
+    click.echo(f"added {added} feeds to {target} ({present} already there)")
 
 
 @cli.group()

@@ -16,15 +16,13 @@ from prefect import flow, task
 from prefect.cache_policies import NONE
 
 from cluster.embed import Embedder
-from core.errors import UserError
-from core.models import Source
 from core.settings import Settings, load_settings
 from digest.delivery import Mailer, OutboxMailer, SmtpMailer
 from digest.render import Rendered
 from extract.fetch import HttpFetcher, MirrorFetcher
-from extract.sources import parse_sources
 from flows import stages
 from flows.polling import poll_sources
+from flows.sourcesfile import load_sources_file
 from store import runs
 from store.db import connect, utc_now
 
@@ -49,16 +47,6 @@ class RunPaths:
 
 def settings_for(paths: RunPaths) -> Settings:
     return load_settings(db=paths.db, sources=paths.sources, outbox=paths.outbox)
-
-
-def load_sources_file(path: Path | None) -> list[Source]:
-    if path is None:
-        return []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read sources file {path}: {exc.strerror}") from None
-    return parse_sources(text, str(path))
 
 
 def mailer_for(settings: Settings) -> Mailer:

@@ -32,15 +32,21 @@ DIGEST_TITLE = "Undercurrent daily brief"
 
 
 def claims_stage(con: duckdb.DuckDBPyConnection, run_date: date) -> dict[str, int]:
-    """Extract claims from every unprocessed document (near-duplicate copies yield none of their own)."""
-    documents = claims = 0
-    for document_id, text, is_canonical in docstore.unprocessed_documents(con):
+    """Extract claims from every unprocessed document.
+
+    Near-duplicate copies yield none of their own; documents not in English are marked processed without
+    claims (the extractor reads English for now) and counted.
+    """
+    documents = claims = other_language = 0
+    for document_id, text, is_canonical, language in docstore.unprocessed_documents(con):
+        english = language in (None, "en")
+        other_language += not english
         spans = tuple(SegmentSpan(*row) for row in docstore.segments_of(con, document_id))
-        found = extract_claims(document_id, text, spans) if is_canonical else []
+        found = extract_claims(document_id, text, spans) if is_canonical and english else []
         claimstore.save_claims(con, document_id, found, run_date)
         documents += 1
         claims += len(found)
-    return {"documents_processed": documents, "claims_extracted": claims}
+    return {"documents_processed": documents, "claims_extracted": claims, "documents_not_english": other_language}
 
 
 def vectors_for(con: duckdb.DuckDBPyConnection, embedder: Embedder, texts: list[str]) -> np.ndarray:

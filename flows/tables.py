@@ -24,4 +24,7 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     table = Table(*columns, show_lines=False, header_style="bold")
     for row in rows:
         table.add_row(*(_cell(v) for v in row))
-    Console(soft_wrap=False).print(table)
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:  # piped or redirected: do not squeeze the table into 80 columns
+        console = Console(soft_wrap=False, width=240)
+    console.print(table)

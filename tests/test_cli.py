@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import UserError
 from flows.cli import cli, main
 
 COMMANDS = [
     ["demo"],
     ["ingest"],
     ["run"],
+    ["sources"],
+    ["sources", "list"],
+    ["sources", "import"],
     ["subscribers"],
     ["subscribers", "add"],
     ["subscribers", "remove"],
@@ -42,12 +46,14 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: lis
     code, out, _ = _run(capsys, *command, "--help")
     assert code == 0
     assert "Usage: undercurrent" in out
-    if command != ["subscribers"]:
+    if command not in (["subscribers"], ["sources"]):
         assert "--db PATH" in out
 
 
 def test_every_registered_command_is_covered() -> None:
-    names = {(name,) for name in cli.commands} | {("subscribers", n) for n in cli.commands["subscribers"].commands}
+    names = {(name,) for name in cli.commands}
+    for group in ("subscribers", "sources"):
+        names |= {(group, n) for n in cli.commands[group].commands}
     assert names <= {tuple(c) for c in COMMANDS}
 
 
@@ -252,3 +258,41 @@ def test_demo_through_the_installed_command(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert mixed.returncode == 0 and "documents new: 0" in mixed.stderr
+
+
+def test_sources_import_opml_then_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    opml = tmp_path / "reader.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>Export</title></head><body>'
+        '<outline text="AI"><outline text="Pacific Ledger" type="rss" xmlUrl="https://ledger.example/feed.xml"/>'
+        '<outline text="Compute Pod" type="podcast" xmlUrl="https://pod.example/rss"/>'
+        '<outline text="No feed here" htmlUrl="https://site.example/"/></outline></body></opml>'
+    )
+    sources = tmp_path / "sources.toml"
+    db = str(tmp_path / "s.duckdb")
+    code, out, _ = _run(capsys, "sources", "import", str(opml), "--sources", str(sources), "--db", db)
+    assert code == 0 and "added 2 feeds" in out
+    code, out, _ = _run(capsys, "sources", "import", str(opml), "--sources", str(sources), "--db", db)
+    assert "added 0 feeds" in out and "2 already there" in out
+    from flows.sourcesfile import load_sources_file
+
+    loaded = load_sources_file(sources)
+    assert [(s.name, s.kind) for s in loaded] == [("Pacific Ledger", "news"), ("Compute Pod", "podcast")]
+    code, out, _ = _run(capsys, "sources", "list", "--sources", str(sources), "--db", db)
+    assert code == 0
+    assert "Pacific Ledger" in out and "not fetched yet" in out
+
+
+def test_yaml_sources_file(tmp_path: Path) -> None:
+    from flows.sourcesfile import load_sources_file
+
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n  - name: Harbourline\n    kind: news\n    url: https://h.example/feed\n    country: HK\n"
+        "    state_affiliated: false\n"
+    )
+    (source,) = load_sources_file(path)
+    assert (source.name, source.country, source.state_affiliated) == ("Harbourline", "HK", False)
+    path.write_text("sources: [unclosed")
+    with pytest.raises(UserError, match="not valid YAML"):
+        load_sources_file(path)
