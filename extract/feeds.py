@@ -125,9 +125,13 @@ def parse_feed(data: bytes) -> ParsedFeed:
         return parse_json_feed(data)
     if _ENTITY_DECL.search(data[:65536]):
         raise PermanentError("feed declares XML entities; refused (entity expansion attack guard)")
+    if not data.strip():
+        raise PermanentError("not a readable feed: the response is empty")
     parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)
     if not parsed.entries and parsed.get("bozo"):
         raise PermanentError(f"not a readable feed: {parsed.get('bozo_exception')}")
+    if not parsed.entries and not parsed.get("version"):
+        raise PermanentError("not a readable feed: no RSS, Atom or JSON Feed found")
     entries = []
     for entry in parsed.entries:
         content = entry.get("content")

@@ -245,6 +245,7 @@ class HttpFetcher:
         self.limiter = limiter or HostLimiter()
         self._robots: dict[str, RobotFileParser | None] = {}
         self._robots_lock = threading.Lock()
+        self._robots_locks: dict[str, threading.Lock] = {}
         self.user_agent = user_agent
         transport = httpx.HTTPTransport()
         transport._pool = httpcore.ConnectionPool(  # the only way to give httpx a network backend
@@ -344,12 +345,11 @@ class HttpFetcher:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._robots_lock:
-            known = origin in self._robots
-            parser = self._robots.get(origin)
-        if not known:
-            parser = self._load_robots(origin)
-            with self._robots_lock:
-                self._robots[origin] = parser
+            origin_lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with origin_lock:  # one fetch of robots.txt per origin, however many threads ask at once
+            if origin not in self._robots:
+                self._robots[origin] = self._load_robots(origin)
+            parser = self._robots[origin]
         return True if parser is None else parser.can_fetch(self.user_agent, url)
 
     def _load_robots(self, origin: str) -> RobotFileParser | None:
