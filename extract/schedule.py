@@ -48,7 +48,8 @@ def after_success(
 
 def backoff(failures: int) -> timedelta:
     """30 min, 1 h, 2 h, … capped at 24 h."""
-    return min(MAX_BACKOFF, BASE_BACKOFF * (2 ** max(0, failures - 1)))
+    doublings = min(max(0, failures - 1), 16)  # 2**16 half-hours is far past the cap already
+    return min(MAX_BACKOFF, BASE_BACKOFF * 2**doublings)
 
 
 def after_failure(
@@ -63,7 +64,7 @@ def after_failure(
     failures = state.consecutive_failures + 1
     wait = backoff(failures)
     if retry_after is not None:
-        wait = min(MAX_BACKOFF, max(wait, timedelta(seconds=retry_after)))
+        wait = min(MAX_BACKOFF, max(wait, timedelta(seconds=min(retry_after, MAX_BACKOFF.total_seconds()))))
     return replace(
         state,
         last_attempt_at=now,
