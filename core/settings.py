@@ -7,6 +7,7 @@ The config file is TOML with the same keys in lower case without the prefix
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -41,7 +42,7 @@ class Settings:
     smtp_url: Secret | None = field(default=None, repr=False)
     mail_from: str = "Undercurrent <digest@localhost>"
     outbox: Path = Path(DEFAULT_OUTBOX)
-    allow_private_networks: bool = False
+    allow_private_networks: bool | tuple[str, ...] = False  # or just these networks (CIDR)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI arguments win)."""
@@ -59,14 +60,22 @@ def _coerce(key: str, value: Any) -> Any:
     if key == "smtp_url":
         return Secret(value) if value else None
     if key == "allow_private_networks":
-        if isinstance(value, bool):
+        if isinstance(value, bool | tuple):
             return value
         text = str(value).strip().lower()
         if text in _TRUE:
             return True
         if text in _FALSE:
             return False
-        raise UserError(f"allow_private_networks must be true or false, not {value!r}")
+        networks = tuple(part.strip() for part in text.split(",") if part.strip())
+        try:
+            for network in networks:
+                ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise UserError(
+                f"allow_private_networks must be true, false or a list of networks like 127.0.0.1/32, not {value!r}"
+            ) from None
+        return networks
     return str(value)
 
 

@@ -173,7 +173,7 @@ class _Refused(httpcore.ConnectError):
 class HostLimiter:
     """At most ``per_host`` requests in flight to one host, and ``delay`` seconds between their starts."""
 
-    def __init__(self, per_host: int = 2, delay: float = 0.5) -> None:
+    def __init__(self, per_host: int = 2, delay: float = 0.25) -> None:
         self.per_host = per_host
         self.delay = delay
         self._lock = threading.Lock()

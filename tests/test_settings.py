@@ -34,6 +34,11 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     assert settings.allow_private_networks is True
 
 
+def test_private_networks_may_be_listed(tmp_path: Path) -> None:
+    env = {"UNDERCURRENT_ALLOW_PRIVATE_NETWORKS": "127.0.0.2/32, 10.1.0.0/16"}
+    assert load_settings(environ=env, cwd=tmp_path).allow_private_networks == ("127.0.0.2/32", "10.1.0.0/16")
+
+
 def test_secret_is_hidden_in_repr(tmp_path: Path) -> None:
     settings = load_settings(environ={"UNDERCURRENT_SMTP_URL": "smtp://u:hunter2@127.0.0.1:25"}, cwd=tmp_path)
     assert "hunter2" not in repr(settings)
@@ -45,7 +50,7 @@ def test_secret_is_hidden_in_repr(tmp_path: Path) -> None:
     [
         ("db = [", "not valid TOML"),
         ('colour = "blue"', "unknown setting"),
-        ('allow_private_networks = "maybe"', "true or false"),
+        ('allow_private_networks = "maybe"', "true, false or a list of networks"),
     ],
 )
 def test_bad_config_gives_clear_error(tmp_path: Path, content: str, message: str) -> None:
