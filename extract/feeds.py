@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -119,17 +120,46 @@ def _text_as_html(text: str) -> str:
     return "".join(f"<p>{escape(p)}</p>" for p in text.split("\n") if p.strip())
 
 
-def parse_feed(data: bytes) -> ParsedFeed:
-    """Parse RSS, Atom or JSON Feed bytes; ill-formed feeds keep whatever entries could be read."""
+def declares_entities(data: bytes) -> bool:
+    """Whether an XML body declares entities anywhere, in whatever encoding its BOM or NUL bytes suggest."""
+    head = data[:4]
+    encoding = None
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        encoding = "utf-32"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"
+    elif head.startswith(b"\x00\x00\x00<") or head.startswith(b"<\x00\x00\x00"):
+        encoding = "utf-32-be" if head[0] == 0 else "utf-32-le"
+    elif head.startswith(b"\x00<") or head.startswith(b"<\x00"):
+        encoding = "utf-16-be" if head[0] == 0 else "utf-16-le"
+    if encoding is None:
+        return _ENTITY_DECL.search(data) is not None
+    return _ENTITY_DECL.search(data.decode(encoding, errors="ignore").encode("utf-8")) is not None
+
+
+# Warnings that leave a feed perfectly readable (a wrong charset label, a text/plain content type).
+_BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
+def parse_feed(data: bytes, url: str | None = None) -> ParsedFeed:
+    """Parse RSS, Atom or JSON Feed bytes; ill-formed feeds keep whatever entries could be read.
+
+    ``url`` is where the feed came from: relative links in it are resolved against it.
+    """
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return parse_json_feed(data)
-    if _ENTITY_DECL.search(data[:65536]):
+    if declares_entities(data):
         raise PermanentError("feed declares XML entities; refused (entity expansion attack guard)")
     if not data.strip():
         raise PermanentError("not a readable feed: the response is empty")
-    parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=True)
-    if not parsed.entries and parsed.get("bozo"):
-        raise PermanentError(f"not a readable feed: {parsed.get('bozo_exception')}")
+    # A file object, never bytes or a string: feedparser would take those for a file name or URL to open.
+    headers = {"content-location": url} if url else {}
+    parsed = feedparser.parse(
+        io.BytesIO(data), sanitize_html=True, resolve_relative_uris=True, response_headers=headers
+    )
+    problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    if not parsed.entries and problem is not None and not isinstance(problem, _BENIGN_BOZO):
+        raise PermanentError(f"not a readable feed: {problem}")
     if not parsed.entries and not parsed.get("version"):
         raise PermanentError("not a readable feed: no RSS, Atom or JSON Feed found")
     entries = []

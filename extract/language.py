@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import re
+import threading
+from functools import cache
+from typing import Any
 
 SAMPLE_CHARS = 4000
 _LETTERS = re.compile(r"\w", re.UNICODE)
+_LOAD = threading.Lock()
+
+
+@cache
+def _identifier() -> Any:
+    """The model, loaded once: page extraction runs in several threads, and each load costs ~100 MiB."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+
+
+def _model() -> Any:
+    with _LOAD:
+        return _identifier()
 
 
 def detect_language(text: str) -> str | None:
@@ -13,7 +30,5 @@ def detect_language(text: str) -> str | None:
     sample = text[:SAMPLE_CHARS]
     if len(_LETTERS.findall(sample)) < 20:
         return None
-    import py3langid
-
-    code, _ = py3langid.classify(sample)
+    code, _ = _model().classify(sample)
     return str(code)

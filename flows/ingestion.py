@@ -46,7 +46,7 @@ class IngestReport:
         self.warnings.extend(other.warnings)
 
 
-def _store(con: duckdb.DuckDBPyConnection, doc: Document, report: IngestReport) -> None:
+def store(con: duckdb.DuckDBPyConnection, doc: Document, report: IngestReport) -> None:
     if docstore.insert_document(con, doc):
         report.new_documents += 1
         report.non_english += doc.language is not None and doc.language != "en"
@@ -64,7 +64,7 @@ def record_failure(
     docstore.record_ingest_error(con, url, source_id, detail)
 
 
-def _entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document:
+def entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document:
     """Fetch what an entry points to (transcript or page) and build its document. Runs in worker threads."""
     if source.kind == "podcast" and entry.transcripts:
         link = entry.transcripts[0]
@@ -100,7 +100,7 @@ def _entry_key(source_id: str, entry: FeedEntry) -> str | None:
     return document_key(source_id, entry.guid, entry.link, "") if entry.guid or entry.link else None
 
 
-def _new_entries(
+def new_entries(
     con: duckdb.DuckDBPyConnection, source: Source, entries: tuple[FeedEntry, ...]
 ) -> tuple[list[FeedEntry], int]:
     """Entries not stored yet, each key once (feeds repeat GUIDs), in feed order; and how many were known."""
@@ -123,16 +123,17 @@ def ingest_feed(
     """Store a feed's new entries. Pages are fetched in parallel (the fetcher keeps per-host limits) and stored
     in feed order by this thread, the single writer. Known entries are not fetched again; a bad entry never
     stops the rest. Raises PermanentError when the feed itself cannot be read."""
-    feed = parse_feed(data)
+    feed = parse_feed(data, source.url or None)
     report = IngestReport()
-    fresh, report.seen_documents = _new_entries(con, source, feed.entries)
+    fresh, report.seen_documents = new_entries(con, source, feed.entries)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
-        futures = [pool.submit(_entry_document, source, entry, fetcher) for entry in fresh]
+        futures = [pool.submit(entry_document, source, entry, fetcher) for entry in fresh]
         for entry, future in zip(fresh, futures, strict=True):
             try:
-                _store(con, future.result(), report)
+                store(con, future.result(), report)
             except Exception as exc:  # one hostile entry must not stop the feed
-                record_failure(con, report, entry.link or entry.guid or entry.title, source.source_id, exc)
+                where = entry.link or entry.guid or entry.title or source.url or source.name
+                record_failure(con, report, where, source.source_id, exc)
     return report
 
 
@@ -186,7 +187,7 @@ def ingest_paths(con: duckdb.DuckDBPyConnection, targets: list[str], fetcher: Fe
                     report.add(_ingest_feed_file(con, file, fetcher))
                     continue
                 for doc in _file_documents(file):
-                    _store(con, doc, report)
+                    store(con, doc, report)
             except Exception as exc:
                 record_failure(con, report, str(file), None, exc)
     return report
@@ -215,7 +216,7 @@ def _ingest_url(con: duckdb.DuckDBPyConnection, url: str, fetcher: Fetcher) -> I
         page = extract_article(fetched.text(), fetched.url)
         if page is None:
             raise PermanentError("no main text found in the page")
-        _store(con, page_document(LOCAL_SOURCE.source_id, fetched.url, page), report)
+        store(con, page_document(LOCAL_SOURCE.source_id, fetched.url, page), report)
     except Exception as exc:
         record_failure(con, report, url, None, exc)
     return report

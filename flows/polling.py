@@ -1,75 +1,122 @@
 """Polling configured feeds: due feeds only, conditional GET, error counting with backoff, 410, quiet feeds.
 
-The feed's new validators and health are saved only after its entries are stored, so a crash in between
+Feeds are fetched in parallel, then every new entry's page or transcript is fetched in parallel too, the
+jobs interleaved across feeds so that one busy host does not hold up the others (the fetcher keeps each host
+to its own limit). This thread alone writes to the database, feed by feed and entry by entry in feed order.
+A feed's new validators and health are saved only after its entries are stored, so a crash in between
 fetches the feed again instead of skipping what it carried.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
+from itertools import zip_longest
 
 import duckdb
 
 from core.errors import PermanentError
-from core.models import Source
-from extract.fetch import FEED_CAP, Fetcher, FetchError, Gone, Validators
-from extract.schedule import ACTIVE_WINDOW, after_failure, after_success, is_due, is_quiet
-from flows.ingestion import WORKERS, IngestReport, describe, ingest_feed, record_failure
+from core.models import Document, Source
+from extract.feeds import FeedEntry, parse_feed
+from extract.fetch import FEED_CAP, Fetcher, FetchError, FetchResult, Gone, Validators
+from extract.schedule import ACTIVE_WINDOW, FeedState, after_failure, after_success, is_due, is_quiet
+from flows.ingestion import WORKERS, IngestReport, describe, entry_document, new_entries, record_failure, store
 from store import documents as docstore
 from store import feeds as feedstore
 
 log = logging.getLogger("undercurrent.polling")
 
 
-def poll_source(
-    con: duckdb.DuckDBPyConnection, source: Source, fetcher: Fetcher, now: datetime, workers: int = WORKERS
-) -> IngestReport:
-    """Fetch one feed if it is due and store its new entries; every failure is recorded, never raised."""
-    report = IngestReport()
-    state = feedstore.load_state(con, source.source_id)
-    if state.stopped:
-        report.warnings.append(f"{source.name}: stopped after HTTP 410 Gone; remove it or fix its URL")
-        return report
-    if not is_due(state, now):
-        until = f"{state.next_check_at:%Y-%m-%d %H:%M} UTC"
-        report.warnings.append(f"{source.name}: backing off after {state.consecutive_failures} failures until {until}")
-        return report
-    try:
-        result = fetcher.get(source.url, cap=FEED_CAP, validators=Validators(state.etag, state.last_modified))
-        if result.not_modified:
-            feedstore.save_state(con, source.source_id, after_success(state, now, 304, None, None))
-            return report
-        report = ingest_feed(con, source, result.content, fetcher, workers)
-    except Gone as exc:
-        record_failure(con, report, source.url, source.source_id, exc)
-        feedstore.save_state(con, source.source_id, after_failure(state, now, describe(exc), 410, gone=True))
-        return report
-    except FetchError as exc:
-        record_failure(con, report, source.url, source.source_id, exc)
-        failed = after_failure(state, now, describe(exc), exc.status, exc.retry_after)
-        feedstore.save_state(con, source.source_id, failed)
-        return report
-    except PermanentError as exc:
-        record_failure(con, report, source.url, source.source_id, exc)
-        feedstore.save_state(con, source.source_id, after_failure(state, now, describe(exc)))
-        return report
-    validators = result.validators
-    feedstore.save_state(
-        con, source.source_id, after_success(state, now, result.status, validators.etag, validators.last_modified)
-    )
-    if is_quiet(feedstore.published_dates(con, source.source_id, now - ACTIVE_WINDOW), now):
-        report.warnings.append(f"{source.name}: quiet: a usually active feed has published nothing for 4 days")
-    return report
+@dataclass
+class _Feed:
+    source: Source
+    state: FeedState
+    result: FetchResult | None = None
+    entries: list[FeedEntry] | None = None
+    jobs: list[Future[Document]] | None = None
+
+
+def _due(con: duckdb.DuckDBPyConnection, sources: list[Source], now: datetime, report: IngestReport) -> list[_Feed]:
+    due = []
+    for source in sources:
+        state = feedstore.load_state(con, source.source_id)
+        if state.stopped:
+            report.warnings.append(f"{source.name}: stopped after HTTP 410 Gone; remove it or fix its URL")
+        elif not is_due(state, now):
+            until = f"{state.next_check_at:%Y-%m-%d %H:%M} UTC"
+            report.warnings.append(
+                f"{source.name}: backing off after {state.consecutive_failures} failures until {until}"
+            )
+        else:
+            due.append(_Feed(source, state))
+    return due
+
+
+def _fail(con: duckdb.DuckDBPyConnection, feed: _Feed, now: datetime, report: IngestReport, exc: Exception) -> None:
+    record_failure(con, report, feed.source.url, feed.source.source_id, exc)
+    if isinstance(exc, Gone):
+        state = after_failure(feed.state, now, describe(exc), 410, gone=True)
+    elif isinstance(exc, FetchError):
+        state = after_failure(feed.state, now, describe(exc), exc.status, exc.retry_after)
+    else:
+        state = after_failure(feed.state, now, describe(exc))
+    feedstore.save_state(con, feed.source.source_id, state)
 
 
 def poll_sources(
     con: duckdb.DuckDBPyConnection, sources: list[Source], fetcher: Fetcher, now: datetime, workers: int = WORKERS
 ) -> IngestReport:
+    """Fetch every due feed and store its new entries; every failure is recorded, never raised."""
     docstore.upsert_sources(con, sources)
     report = IngestReport()
-    for source in sources:
-        report.add(poll_source(con, source, fetcher, now, workers))
+    feeds = _due(con, sources, now, report)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
+        bodies = [
+            pool.submit(fetcher.get, f.source.url, FEED_CAP, Validators(f.state.etag, f.state.last_modified))
+            for f in feeds
+        ]
+        readable: list[_Feed] = []
+        for feed, body in zip(feeds, bodies, strict=True):
+            try:
+                feed.result = body.result()
+                if feed.result.not_modified:
+                    feedstore.save_state(con, feed.source.source_id, after_success(feed.state, now, 304, None, None))
+                    continue
+                parsed = parse_feed(feed.result.content, feed.result.url)
+            except (FetchError, PermanentError) as exc:
+                _fail(con, feed, now, report, exc)
+                continue
+            feed.entries, seen = new_entries(con, feed.source, parsed.entries)
+            report.seen_documents += seen
+            readable.append(feed)
+        # Submit page jobs round-robin across feeds, so that workers are spread over hosts.
+        jobs: dict[int, list[Future[Document]]] = {id(f): [] for f in readable}
+        for row in zip_longest(*[[(f, e) for e in f.entries or []] for f in readable]):
+            for pair in row:
+                if pair is not None:
+                    feed, entry = pair
+                    jobs[id(feed)].append(pool.submit(entry_document, feed.source, entry, fetcher))
+        for feed in readable:
+            _store_feed(con, feed, jobs[id(feed)], now, report)
     for warning in report.warnings:
         log.warning("%s", warning)
     return report
+
+
+def _store_feed(
+    con: duckdb.DuckDBPyConnection, feed: _Feed, jobs: list[Future[Document]], now: datetime, report: IngestReport
+) -> None:
+    source = feed.source
+    for entry, job in zip(feed.entries or [], jobs, strict=True):
+        try:
+            store(con, job.result(), report)
+        except Exception as exc:  # one hostile entry must not stop the feed
+            record_failure(con, report, entry.link or entry.guid or entry.title or source.url, source.source_id, exc)
+    assert feed.result is not None
+    validators = feed.result.validators
+    state = after_success(feed.state, now, feed.result.status, validators.etag, validators.last_modified)
+    feedstore.save_state(con, source.source_id, state)
+    if is_quiet(feedstore.published_dates(con, source.source_id, now - ACTIVE_WINDOW), now):
+        report.warnings.append(f"{source.name}: quiet: a usually active feed has published nothing for 4 days")

@@ -99,9 +99,10 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
                 doc.date_source,
             ],
         )
-        con.executemany(
-            "INSERT INTO minhash_bands VALUES (?, ?, ?)",
-            [[band, bucket, doc.document_id] for band, bucket in lsh_bands(signature)],
+        bands = lsh_bands(signature)
+        con.execute(
+            "INSERT INTO minhash_bands SELECT unnest(?::SMALLINT[]), unnest(?::UBIGINT[]), ?",
+            [[band for band, _ in bands], [bucket for _, bucket in bands], doc.document_id],
         )
         if doc.spans:
             con.executemany(
