@@ -36,9 +36,7 @@ def _parse_date(value: str | None) -> datetime | None:
 
 def extract_article(html: str, url: str | None = None) -> ArticleText | None:
     """Main text and metadata of a page, or None when no main text can be found."""
-    result = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False
-    )
+    result = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
     if result is None:
         return None
     data = result.as_dict() if hasattr(result, "as_dict") else dict(result)

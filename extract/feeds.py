@@ -6,10 +6,11 @@ import calendar
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html import escape
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
@@ -120,6 +121,18 @@ def _text_as_html(text: str) -> str:
     return "".join(f"<p>{escape(p)}</p>" for p in text.split("\n") if p.strip())
 
 
+def absolute(base: str | None, link: str | None) -> str | None:
+    """A link resolved against the feed's URL when it is relative; anything unparseable is left as it is."""
+    if not link:
+        return None
+    try:
+        if urlsplit(link).scheme or not base:
+            return link
+        return urljoin(base, link)
+    except ValueError:
+        return link
+
+
 def declares_entities(data: bytes) -> bool:
     """Whether an XML body declares entities anywhere, in whatever encoding its BOM or NUL bytes suggest."""
     head = data[:4]
@@ -153,10 +166,8 @@ def parse_feed(data: bytes, url: str | None = None) -> ParsedFeed:
     if not data.strip():
         raise PermanentError("not a readable feed: the response is empty")
     # A file object, never bytes or a string: feedparser would take those for a file name or URL to open.
-    headers = {"content-location": url} if url else {}
-    parsed = feedparser.parse(
-        io.BytesIO(data), sanitize_html=True, resolve_relative_uris=True, response_headers=headers
-    )
+    # No base URL either: feedparser would resolve GUIDs too, and GUIDs must not depend on where a feed lives.
+    parsed = feedparser.parse(io.BytesIO(data), sanitize_html=True, resolve_relative_uris=True)
     problem = parsed.get("bozo_exception") if parsed.get("bozo") else None
     if not parsed.entries and problem is not None and not isinstance(problem, _BENIGN_BOZO):
         raise PermanentError(f"not a readable feed: {problem}")
@@ -169,14 +180,14 @@ def parse_feed(data: bytes, url: str | None = None) -> ParsedFeed:
         entries.append(
             FeedEntry(
                 guid=entry.get("id") or None,
-                link=entry.get("link") or None,
+                link=absolute(url, entry.get("link")),
                 title=(entry.get("title") or "").strip(),
                 published=_when(entry),
                 author=entry.get("author") or None,
                 summary=entry.get("summary") or "",
                 content_html=content[0].get("value") if content else None,
-                enclosure_url=enclosure,
-                transcripts=_transcripts(entry),
+                enclosure_url=absolute(url, enclosure),
+                transcripts=tuple(replace(t, url=absolute(url, t.url) or t.url) for t in _transcripts(entry)),
             )
         )
     feed = parsed.get("feed", {})
