@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
 NUM_PERM = 64
-BANDS = 16  # LSH: 16 bands of 4 rows find pairs above ~0.85 overlap with near certainty
+BANDS = 16  # LSH: 16 bands of 4 rows find pairs above ~0.7 Jaccard similarity with near certainty
 SHINGLE = 5
 NEAR_DUPLICATE = 0.85
 _TRACKING = re.compile(r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|mkt_tok|_hsenc|_hsmi)$", re.I)
@@ -45,11 +46,23 @@ def _shingle_hashes(text: str) -> np.ndarray:
     return np.array(sorted(values), dtype=np.uint64)
 
 
-def minhash(text: str) -> list[int]:
-    """A MinHash signature of the text's word 5-shingles."""
+@dataclass(frozen=True)
+class Fingerprint:
+    """A MinHash signature of a text's word 5-shingles, and how many distinct shingles it has."""
+
+    signature: list[int]
+    shingles: int
+
+
+def fingerprint(text: str) -> Fingerprint:
     shingles = _shingle_hashes(text)
     hashed = (np.outer(shingles % _PRIME, _A) + _B) % _PRIME
-    return [int(v) for v in hashed.min(axis=0)]
+    return Fingerprint([int(v) for v in hashed.min(axis=0)], len(shingles))
+
+
+def minhash(text: str) -> list[int]:
+    """A MinHash signature of the text's word 5-shingles."""
+    return fingerprint(text).signature
 
 
 def lsh_bands(signature: list[int]) -> list[tuple[int, int]]:
@@ -67,11 +80,20 @@ def similarity(a: list[int], b: list[int]) -> float:
     return float(np.mean(np.asarray(a, dtype=np.uint64) == np.asarray(b, dtype=np.uint64)))
 
 
-def find_duplicate(signature: list[int], candidates: list[tuple[str, list[int]]]) -> str | None:
-    """The id of the first candidate whose text is a near-duplicate, in the candidates' order."""
-    if not candidates:
-        return None
-    matrix = np.asarray([sig for _, sig in candidates], dtype=np.uint64)
-    scores = (matrix == np.asarray(signature, dtype=np.uint64)).mean(axis=1)
-    hits = np.flatnonzero(scores >= NEAR_DUPLICATE)
-    return candidates[int(hits[0])][0] if hits.size else None
+def overlap(a: Fingerprint, b: Fingerprint) -> float:
+    """Estimated share of the smaller text's shingles found in the other (containment).
+
+    A syndicated copy keeps the story and swaps the page furniture around it: its Jaccard similarity to the
+    original drops with every added line, while its containment stays high.
+    """
+    jaccard = similarity(a.signature, b.signature)
+    smaller = max(1, min(a.shingles, b.shingles))
+    return min(1.0, jaccard * (a.shingles + b.shingles) / ((1 + jaccard) * smaller))
+
+
+def find_duplicate(print_: Fingerprint, candidates: list[tuple[str, Fingerprint]]) -> str | None:
+    """The id of the first candidate that shares at least NEAR_DUPLICATE of the text, in the candidates' order."""
+    for candidate_id, candidate in candidates:
+        if overlap(print_, candidate) >= NEAR_DUPLICATE:
+            return candidate_id
+    return None

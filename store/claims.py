@@ -16,7 +16,10 @@ def save_claims(con: duckdb.DuckDBPyConnection, document_id: str, claims: list[C
     with transaction(con):
         if claims:
             con.executemany(
-                "INSERT INTO claims VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL) ON CONFLICT DO NOTHING",
+                "INSERT INTO claims (claim_id, document_id, seq, text, quote, start_char, end_char, start_seconds, "
+                "speaker, actors, entities, claim_type, hedged, score) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
                 [
                     [
                         c.claim_id,

@@ -88,7 +88,8 @@ def featured_claims(con: duckdb.DuckDBPyConnection, day: date) -> frozenset[str]
 def save_digest(con: duckdb.DuckDBPyConnection, digest: Digest, rendered: Rendered, run_id: str | None) -> None:
     with transaction(con):
         con.execute(
-            "INSERT INTO digests VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO digests (digest_date, run_id, title, subject, html, markdown, text, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 digest.digest_date,
                 run_id,
@@ -101,7 +102,8 @@ def save_digest(con: duckdb.DuckDBPyConnection, digest: Digest, rendered: Render
             ],
         )
         con.executemany(
-            "INSERT INTO digest_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO digest_items (digest_date, rank, claim_id, theme_id, headline, text, source_count, day_count, "
+            "why) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     digest.digest_date,
@@ -136,7 +138,8 @@ def add_subscriber(con: duckdb.DuckDBPyConnection, email: str) -> bool:
         con.execute("UPDATE subscribers SET status = 'active', unsubscribed_at = NULL WHERE email = ?", [email])
     else:
         con.execute(
-            "INSERT INTO subscribers VALUES (?, ?, 'active', ?, NULL)", [stable_id("sub", email), email, utc_now()]
+            "INSERT INTO subscribers (subscriber_id, email, status, created_at) VALUES (?, ?, 'active', ?)",
+            [stable_id("sub", email), email, utc_now()],
         )
     return True
 
@@ -179,7 +182,8 @@ def record_delivery(
     detail: str | None,
 ) -> None:
     con.execute(
-        "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest_date, subscriber_id) DO UPDATE "
+        "INSERT INTO deliveries (digest_date, subscriber_id, status, message_id, channel, detail, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (digest_date, subscriber_id) DO UPDATE "
         "SET status = excluded.status, channel = excluded.channel, detail = excluded.detail, "
         "updated_at = excluded.updated_at",
         [day, subscriber_id, status, message_id, channel, detail, utc_now()],

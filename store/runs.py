@@ -13,7 +13,10 @@ from store.db import utc_now
 
 
 def start_run(con: duckdb.DuckDBPyConnection, run_id: str, run_date: date) -> None:
-    con.execute("INSERT INTO runs VALUES (?, ?, ?, NULL, 'running', NULL, NULL)", [run_id, run_date, utc_now()])
+    con.execute(
+        "INSERT INTO runs (run_id, run_date, started_at, status) VALUES (?, ?, ?, 'running')",
+        [run_id, run_date, utc_now()],
+    )
 
 
 def finish_run(

@@ -48,7 +48,8 @@ def create_theme(con: duckdb.DuckDBPyConnection, theme_id: int, centroid: np.nda
 def assign_claims(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int, float]], assigned_on: date) -> None:
     if pairs:
         con.executemany(
-            "INSERT INTO claim_themes VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            "INSERT INTO claim_themes (claim_id, theme_id, similarity, assigned_on) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             [[claim_id, theme_id, float(sim), assigned_on] for claim_id, theme_id, sim in pairs],
         )
 

@@ -17,6 +17,7 @@ ALTER TABLE runs ADD COLUMN warnings JSON;           -- quiet feeds, feeds backi
 
 ALTER TABLE documents ADD COLUMN site_name VARCHAR;
 ALTER TABLE documents ADD COLUMN date_source VARCHAR;   -- feed | page: where published_at came from
+ALTER TABLE documents ADD COLUMN shingles INTEGER;      -- distinct word 5-grams (sizes the minhash overlap)
 
 CREATE TABLE minhash_bands (
     band        SMALLINT NOT NULL,
