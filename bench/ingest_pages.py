@@ -14,9 +14,8 @@ What it does:
   artificial ``--latency-ms`` per request;
 - for each mode runs ``flows.polling.poll_sources`` over those feeds into a fresh DuckDB file with
   ``HttpFetcher(allow_private="127.0.0.0/8", limiter=...)`` and ``workers=--workers``:
-    on:  ``HostLimiter(per_host=--per-host, delay=--delay)``  (politeness, as in production; defaults 2 and
-         0.07 s: ``poll_sources`` polls feeds one after another, so only one host is busy at a time and a limited
-         run takes about pages x delay; with delay 0.2 the default run would take ~13 minutes instead of ~6)
+    on:  ``HostLimiter(per_host=--per-host, delay=--delay)``  (politeness as in production: by default the
+         fetcher's own limits, 2 connections per host and its delay between requests to one host)
     off: ``HostLimiter(per_host=0)``                         (no limit)
 - every measured run is a fresh child process (this script with ``--child``), so its peak memory is its own:
   the child reports its resident memory before ingesting (after imports, database and fetcher are ready)
@@ -267,6 +266,8 @@ def print_table(results: dict[str, list[dict]], pages: int, args: argparse.Names
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from extract.fetch import HostLimiter
+
     parser = argparse.ArgumentParser(
         description=(
             "Measure ingesting article pages (fetch, extract, store) from loopback HTTP servers with the "
@@ -284,10 +285,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--delay",
         type=float,
-        default=0.07,
-        help="limit on: seconds between request starts to one host. Feeds are polled one after another, so the "
-        "limited run takes about pages x delay seconds: 0.07 keeps the default run near 6 minutes; 0.2 (or the "
-        "fetcher's own default, 0.5) is more production-like and takes correspondingly longer",
+        default=HostLimiter().delay,
+        help="limit on: seconds between request starts to one host (default: the fetcher's own). Feeds are "
+        "fetched in parallel, so a limited run takes about (pages per host) x delay seconds",
     )
     parser.add_argument("--modes", default="on,off", help="which modes to run, comma-separated (on, off)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a child run is abandoned")
