@@ -156,11 +156,12 @@ def sources_list(db: str | None, sources_path: str | None) -> None:
     """Each feed's health: last success, last error, consecutive failures, next check, items in 7 days."""
     from datetime import UTC, datetime
 
+    from extract.schedule import ACTIVE_WINDOW, is_quiet
     from flows.sourcesfile import load_sources_file
     from flows.tables import print_table
     from store.db import connect
     from store.documents import upsert_sources
-    from store.feeds import health
+    from store.feeds import health, published_dates
 
     settings = _settings(db=db, sources=sources_path)
     configured = load_sources_file(settings.sources)
@@ -168,14 +169,16 @@ def sources_list(db: str | None, sources_path: str | None) -> None:
     with connect(settings.db) as con:
         upsert_sources(con, configured)
         rows = health(con, now)
+        quiet = {r[0] for r in rows if is_quiet(published_dates(con, r[0], now - ACTIVE_WINDOW), now)}
     if not rows:
         click.echo(
             "no feeds yet: list them in a sources file (see README) and pass --sources or set UNDERCURRENT_SOURCES"
         )
         return
     table = []
-    for _, name, kind, _url, ok_at, err_at, error, failures, next_at, stopped, week in rows:
+    for source_id, name, kind, _url, ok_at, err_at, error, failures, next_at, stopped, week in rows:
         status = "stopped (410)" if stopped else "failing" if failures else "ok" if ok_at else "not fetched yet"
+        status += ", quiet" if source_id in quiet else ""
         table.append(
             [
                 name,

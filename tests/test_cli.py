@@ -296,3 +296,53 @@ def test_yaml_sources_file(tmp_path: Path) -> None:
     path.write_text("sources: [unclosed")
     with pytest.raises(UserError, match="not valid YAML"):
         load_sources_file(path)
+
+
+def test_sources_list_shows_health(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.models import Document, Source
+    from extract.schedule import FeedState
+    from store.db import connect
+    from store.documents import insert_document, upsert_sources
+    from store.feeds import save_state
+
+    now = datetime.now(UTC).replace(tzinfo=None)
+    db = tmp_path / "health.duckdb"
+    sources = [Source(f"src_{n}", n, "news", f"https://{n}.example/feed") for n in ("alpha", "beta", "gamma")]
+    with connect(db) as con:
+        upsert_sources(con, sources)
+        save_state(con, "src_alpha", FeedState(last_success_at=now - timedelta(hours=1), last_status=200))
+        save_state(
+            con,
+            "src_beta",
+            FeedState(
+                last_error_at=now,
+                last_error="HTTP 503",
+                consecutive_failures=3,
+                next_check_at=now + timedelta(hours=2),
+                last_status=503,
+            ),
+        )
+        save_state(con, "src_gamma", FeedState(last_error="HTTP 410 Gone", consecutive_failures=1, stopped=True))
+        for day in (1, 2, 9):
+            text = f"Story {day}: China's open AI models and American export controls compete for developers."
+            insert_document(
+                con,
+                Document(
+                    f"doc{day}",
+                    "src_alpha",
+                    "article",
+                    f"https://alpha.example/{day}",
+                    "t",
+                    now - timedelta(days=day),
+                    "en",
+                    text,
+                ),
+            )
+    code, out, _ = _run(capsys, "sources", "list", "--db", str(db))
+    assert code == 0
+    lines = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│")}
+    assert "ok" in lines["alpha"] and lines["alpha"].rstrip(" │").endswith("2")  # 2 items in the last 7 days
+    assert "failing" in lines["beta"] and "HTTP 503" in lines["beta"] and " 3 " in lines["beta"]
+    assert "stopped (410)" in lines["gamma"]
