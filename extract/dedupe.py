@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 NUM_PERM = 64
-BANDS = 16  # LSH: 16 bands of 4 rows find pairs above ~0.7 Jaccard similarity with near certainty
+BANDS = 32  # LSH: 32 bands of 2 rows: pairs above ~0.4 Jaccard (copies with much furniture) share a bucket
 SHINGLE = 5
 NEAR_DUPLICATE = 0.85
 _TRACKING = re.compile(r"^(?:utm_\w+|fbclid|gclid|mc_cid|mc_eid|ref|ref_src|cmpid|mkt_tok|_hsenc|_hsmi)$", re.I)

@@ -24,13 +24,19 @@ def document_key(source_id: str | None, guid: str | None, url: str | None, text:
     return stable_id("doc", "hash", content_hash(text))
 
 
+def _stub(page_text: str, feed_text: str) -> bool:
+    """A page that yielded a stub ("Please enable JavaScript", a paywall teaser) next to a full text in the feed."""
+    page_words, feed_words = len(page_text.split()), len(feed_text.split())
+    return page_words < 150 and feed_words >= max(MIN_FEED_TEXT_WORDS, 2 * page_words)
+
+
 def article_document(source_id: str | None, entry: FeedEntry, page: ArticleText | None) -> Document | None:
     """The article's document: the extracted page, else the feed's own content when it has enough text."""
-    if page is not None:
+    feed_text = html_to_text(entry.content_html or entry.summary or "")
+    if page is not None and not _stub(page.text, feed_text):
         text, extraction = page.text, "page"
     else:
-        text = html_to_text(entry.content_html or entry.summary or "")
-        extraction = "feed"
+        text, extraction = feed_text, "feed"
         if len(text.split()) < MIN_FEED_TEXT_WORDS:
             return None
     published, date_source = entry.published, "feed" if entry.published else None

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import urljoin, urlsplit
+from xml.parsers import expat
 
 import feedparser
 
 from core.errors import PermanentError
 
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _TIMED_TYPES = ("text/vtt", "application/x-subrip", "application/srt", "text/srt", "application/json")
 
 
@@ -52,7 +52,10 @@ def _when(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
-            return datetime.fromtimestamp(calendar.timegm(value), UTC).replace(tzinfo=None)
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), UTC).replace(tzinfo=None)
+            except (OverflowError, ValueError, OSError):
+                continue  # a date beyond what a timestamp holds (year 9999 with a negative offset, …)
     return None
 
 
@@ -79,7 +82,9 @@ def _json_date(value: Any) -> datetime | None:
 
 def _json_author(item: dict[str, Any]) -> str | None:
     authors = item.get("authors") or ([item["author"]] if isinstance(item.get("author"), dict) else [])
-    names = [a.get("name") for a in authors if isinstance(a, dict) and a.get("name")]
+    names = (
+        [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")] if isinstance(authors, list) else []
+    )
     return ", ".join(names) or None
 
 
@@ -92,12 +97,14 @@ def parse_json_feed(data: bytes) -> ParsedFeed:
     if not isinstance(document, dict) or not str(document.get("version", "")).startswith("https://jsonfeed.org/"):
         raise PermanentError("not a JSON feed (no jsonfeed.org version)")
     entries = []
-    for item in document.get("items") or []:
+    items = document.get("items")
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
         html = item.get("content_html")
         text = item.get("content_text")
-        attachments = [a for a in item.get("attachments") or [] if isinstance(a, dict)]
+        raw_attachments = item.get("attachments")
+        attachments = [a for a in raw_attachments if isinstance(a, dict)] if isinstance(raw_attachments, list) else []
         audio = next((a.get("url") for a in attachments if str(a.get("mime_type", "")).startswith("audio/")), None)
         entries.append(
             FeedEntry(
@@ -133,21 +140,51 @@ def absolute(base: str | None, link: str | None) -> str | None:
         return link
 
 
+class _Verdict(Exception):
+    def __init__(self, declares: bool) -> None:
+        self.declares = declares
+
+
+def _raise(declares: bool) -> Any:
+    def handler(*args: Any) -> None:
+        raise _Verdict(declares)
+
+    return handler
+
+
+_DECLARED_ENCODING = re.compile(rb"""^[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9_.:\-]+)["']""")
+_FALLBACK_ENCODINGS = ("utf-8", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-7", "cp037", "cp500")
+
+
 def declares_entities(data: bytes) -> bool:
-    """Whether an XML body declares entities anywhere, in whatever encoding its BOM or NUL bytes suggest."""
-    head = data[:4]
-    encoding = None
-    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        encoding = "utf-32"
-    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    elif head.startswith(b"\x00\x00\x00<") or head.startswith(b"<\x00\x00\x00"):
-        encoding = "utf-32-be" if head[0] == 0 else "utf-32-le"
-    elif head.startswith(b"\x00<") or head.startswith(b"<\x00"):
-        encoding = "utf-16-be" if head[0] == 0 else "utf-16-le"
-    if encoding is None:
-        return _ENTITY_DECL.search(data) is not None
-    return _ENTITY_DECL.search(data.decode(encoding, errors="ignore").encode("utf-8")) is not None
+    """Whether an XML document declares entities (entity expansion, XXE), read the way an XML parser reads it.
+
+    expat reads the prolog in the document's own encoding and stops at the first element (declarations can
+    only come before it). When expat cannot read the prolog (an encoding it lacks, such as UTF-7 or EBCDIC,
+    or a broken prolog, which lenient parsers still read), the body is searched in every encoding a parser
+    might apply, and any hit refuses it.
+    """
+    parser = expat.ParserCreate()
+    parser.EntityDeclHandler = _raise(True)
+    parser.StartElementHandler = _raise(False)
+    try:
+        parser.Parse(data, True)
+    except _Verdict as verdict:
+        return verdict.declares
+    except (expat.ExpatError, ValueError, LookupError):
+        pass
+    declared = _DECLARED_ENCODING.search(data.lstrip(b"\xef\xbb\xbf"))
+    encodings = list(_FALLBACK_ENCODINGS)
+    if declared:
+        encodings.append(declared.group(1).decode("ascii", "ignore"))
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding, errors="ignore")
+        except LookupError:
+            continue
+        if "<!ENTITY" in text.upper():
+            return True
+    return False
 
 
 # Warnings that leave a feed perfectly readable (a wrong charset label, a text/plain content type).

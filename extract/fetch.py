@@ -17,10 +17,13 @@ so they exercise exactly the same parsing path as live feeds.
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
+import re
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,16 +91,94 @@ class FetchResult:
         return Validators(self.headers.get("etag"), self.headers.get("last-modified"))
 
     def text(self) -> str:
-        """Body decoded with the declared charset, falling back to UTF-8 with replacement."""
-        charset = "utf-8"
-        for part in self.content_type.split(";"):
-            key, _, value = part.strip().partition("=")
-            if key.lower() == "charset" and value:
-                charset = value.strip("\"' ")
+        """The body as text: see ``decode_body``."""
+        return decode_body(self.content, self.content_type)
+
+
+# Encodings real pages use. A server may name any codec Python knows (punycode decodes in quadratic time,
+# some are not text encodings at all), so only these are honoured.
+_WEB_ENCODINGS = {
+    "utf-8",
+    "utf-16",
+    "utf-16-le",
+    "utf-16-be",
+    "utf-32",
+    "ascii",
+    "latin-1",
+    "iso8859-2",
+    "iso8859-3",
+    "iso8859-4",
+    "iso8859-5",
+    "iso8859-6",
+    "iso8859-7",
+    "iso8859-8",
+    "iso8859-9",
+    "iso8859-10",
+    "iso8859-13",
+    "iso8859-14",
+    "iso8859-15",
+    "iso8859-16",
+    "cp1250",
+    "cp1251",
+    "cp1252",
+    "cp1253",
+    "cp1254",
+    "cp1255",
+    "cp1256",
+    "cp1257",
+    "cp1258",
+    "cp874",
+    "cp866",
+    "koi8-r",
+    "koi8-u",
+    "mac-roman",
+    "gbk",
+    "gb2312",
+    "gb18030",
+    "big5",
+    "big5hkscs",
+    "shift_jis",
+    "cp932",
+    "euc-jp",
+    "iso2022_jp",
+    "euc-kr",
+    "cp949",
+    "tis-620",
+}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-:.]+)""", re.IGNORECASE)
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return name if name in _WEB_ENCODINGS else None
+
+
+def decode_body(content: bytes, content_type: str = "") -> str:
+    """Decode a body: the HTTP charset, else a BOM, else a <meta> charset, else UTF-8; a body labelled UTF-8
+    that is not (Windows-1252 in disguise) is read as Windows-1252. Unknown or unsafe codecs are ignored."""
+    declared = None
+    for part in content_type.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset":
+            declared = _codec(value)
+    if content.startswith(codecs.BOM_UTF8):
+        declared = "utf-8"
+    elif content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        declared = "utf-16"
+    elif declared is None:
+        match = _META_CHARSET.search(content[:4096])
+        declared = _codec(match.group(1).decode("ascii", "ignore")) if match else None
+    if declared in (None, "utf-8"):
         try:
-            return self.content.decode(charset, errors="replace")
-        except LookupError:
-            return self.content.decode("utf-8", errors="replace")
+            return content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return content.decode("cp1252", errors="replace")
+    return content.decode(declared, errors="replace")
 
 
 class Fetcher(Protocol):
@@ -160,7 +241,39 @@ class _GuardedBackend(httpcore.SyncBackend):
                 self.policy.check(info[4][0], host)
         except PermanentError as exc:
             raise _Refused(str(exc)) from None
-        return super().connect_tcp(address, port, timeout, local_address, socket_options)
+        return _DeadlineStream(super().connect_tcp(address, port, timeout, local_address, socket_options))
+
+
+_REQUEST = threading.local()  # the deadline (time.monotonic()) of the request this thread is making
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """Every read, of headers as of body, ends by the request's overall deadline: a server that drips bytes
+    (or header lines) cannot hold a run past it."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        deadline = getattr(_REQUEST, "deadline", None)
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise httpcore.ReadTimeout("the request's overall deadline passed")
+            timeout = remaining if timeout is None else min(timeout, remaining)
+        return self._stream.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> Any:
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class _Refused(httpcore.ConnectError):
@@ -209,6 +322,37 @@ def _retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _read_decoded(url: str, response: httpx.Response, cap: int) -> bytes:
+    """The body, decompressed here (gzip or deflate, one layer) a bounded piece at a time, so that no
+    decompression bomb ever grows past ``cap``; any other or stacked Content-Encoding is refused."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        decompressor = None
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        decompressor = zlib.decompressobj(wbits=47)  # gzip or zlib, told apart by their header
+    else:
+        raise PermanentError(f"{url}: unsupported Content-Encoding {encoding!r}")
+    body = bytearray()
+    too_big = f"body of {url} exceeds {cap // (1024 * 1024)} MiB; stopped"
+    try:
+        for chunk in response.iter_raw():
+            pending = chunk
+            while pending:
+                if decompressor is None:
+                    piece, pending = pending, b""
+                else:
+                    piece = decompressor.decompress(pending, cap + 1 - len(body))
+                    pending = decompressor.unconsumed_tail
+                body.extend(piece)
+                if len(body) > cap:
+                    raise PermanentError(too_big)
+                if decompressor is not None and not piece and pending:
+                    raise PermanentError(too_big)  # no room left for what is still compressed
+    except zlib.error as exc:
+        raise PermanentError(f"{url}: body cannot be decompressed ({exc})") from None
+    return bytes(body)
 
 
 def _check_url(url: str) -> str:
@@ -271,9 +415,13 @@ class HttpFetcher:
         self.close()
 
     def get(self, url: str, cap: int = PAGE_CAP, validators: Validators | None = None) -> FetchResult:
-        """GET with retries for transient failures only; waits honour Retry-After up to max_retry_wait."""
+        """GET with retries for transient failures only; waits honour Retry-After up to max_retry_wait.
+
+        Each attempt has the whole ``deadline`` for its redirects, headers and body.
+        """
         attempt = 0
         while True:
+            _REQUEST.deadline = time.monotonic() + self.deadline
             try:
                 return self._get_once(url, cap, validators)
             except FetchError as exc:
@@ -282,9 +430,10 @@ class HttpFetcher:
                     raise
                 attempt += 1
                 time.sleep(wait)
+            finally:
+                _REQUEST.deadline = None
 
     def _get_once(self, url: str, cap: int, validators: Validators | None) -> FetchResult:
-        started = time.monotonic()
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             host = _check_url(current)
@@ -298,7 +447,7 @@ class HttpFetcher:
                         current = urljoin(current, location)
                         continue
                     self._check_status(current, response)
-                    body = self._read(current, response, cap, started)
+                    body = _read_decoded(current, response, cap)
                     return FetchResult(
                         current,
                         response.status_code,
@@ -307,9 +456,13 @@ class HttpFetcher:
                         {k.lower(): v for k, v in response.headers.items()},
                     )
             except httpx.TimeoutException:
-                raise FetchError(f"{current} timed out") from None
-            except httpx.DecodingError as exc:
-                raise PermanentError(f"{current}: body cannot be decoded ({exc})") from None
+                deadline = getattr(_REQUEST, "deadline", None)
+                late = deadline is not None and time.monotonic() >= deadline - 0.05
+                raise FetchError(
+                    f"{current} took longer than its deadline" if late else f"{current} timed out"
+                ) from None
+            except httpx.InvalidURL as exc:
+                raise PermanentError(f"refused: malformed URL {current!r} ({exc})") from None
             except httpx.HTTPError as exc:
                 if isinstance(exc.__cause__, _Refused):  # httpx wraps what the backend raised
                     raise PermanentError(str(exc.__cause__)) from None
@@ -325,16 +478,6 @@ class HttpFetcher:
             raise Gone(f"{url} answered HTTP 410 Gone")
         if status >= 400:
             raise PermanentError(f"{url} answered HTTP {status}")
-
-    def _read(self, url: str, response: httpx.Response, cap: int, started: float) -> bytes:
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body.extend(chunk)
-            if len(body) > cap:
-                raise PermanentError(f"body of {url} exceeds {cap // (1024 * 1024)} MiB; stopped")
-            if time.monotonic() - started > self.deadline:
-                raise FetchError(f"{url} took longer than {self.deadline:.0f} s; gave up")
-        return bytes(body)
 
     def allowed_by_robots(self, url: str) -> bool:
         """Whether robots.txt lets this bot fetch the page (cached per host for the fetcher's lifetime).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -13,6 +12,7 @@ import yaml
 from core.errors import UserError
 from core.ids import stable_id
 from core.models import Source
+from extract.feeds import declares_entities
 
 KINDS = ("news", "podcast")
 
@@ -53,8 +53,8 @@ def parse_sources(text: str, origin: str = "sources file", fmt: str = "toml") ->
         if entry["kind"] not in KINDS:
             raise UserError(f"{where}: kind must be 'news' or 'podcast', not {entry['kind']!r}")
         url = entry["url"].strip()
-        if not url.startswith(("http://", "https://")):
-            raise UserError(f"{where}: url must start with http:// or https://")
+        if not url.startswith(("http://", "https://")) or any(ch.isspace() or not ch.isprintable() for ch in url):
+            raise UserError(f"{where}: url must be an http:// or https:// URL without spaces or control characters")
         if url in seen:
             raise UserError(f"{where}: url {url} is listed twice")
         seen.add(url)
@@ -75,12 +75,9 @@ def parse_sources(text: str, origin: str = "sources file", fmt: str = "toml") ->
     return sources
 
 
-_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
-
-
 def parse_opml(data: bytes, kind: str = "news", origin: str = "OPML file") -> list[dict[str, Any]]:
     """Feed entries (name, kind, url) of every outline with an xmlUrl, in document order, without repeats."""
-    if _ENTITY.search(data[:65536]):
+    if declares_entities(data):
         raise UserError(f"{origin} declares XML entities; refused")
     try:
         root = ET.fromstring(data)
@@ -107,7 +104,9 @@ def to_toml(entries: list[dict[str, Any]]) -> str:
         for key, value in entry.items():
             if value is None:
                 continue
-            rendered = ("true" if value else "false") if isinstance(value, bool) else json.dumps(str(value))
+            clean = "".join(ch if ch.isprintable() else " " for ch in str(value))
+            text = json.dumps(clean, ensure_ascii=False)  # a TOML basic string: quotes and backslashes escaped
+            rendered = ("true" if value else "false") if isinstance(value, bool) else text
             lines.append(f"{key} = {rendered}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + ("\n" if blocks else "")

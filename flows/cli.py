@@ -188,7 +188,7 @@ def sources_list(db: str | None, sources_path: str | None) -> None:
                 _when(err_at),
                 (error or "")[:60],
                 failures,
-                "now" if next_at is None or next_at <= now else _when(next_at),
+                "never" if stopped else "now" if next_at is None or next_at <= now else _when(next_at),
                 week,
             ]
         )

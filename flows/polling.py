@@ -17,7 +17,7 @@ from itertools import zip_longest
 
 import duckdb
 
-from core.errors import PermanentError
+from core.errors import TransientError
 from core.models import Document, Source
 from extract.feeds import FeedEntry, parse_feed
 from extract.fetch import FEED_CAP, Fetcher, FetchError, FetchResult, Gone, Validators
@@ -82,13 +82,13 @@ def poll_sources(
             try:
                 feed.result = body.result()
                 if feed.result.not_modified:
-                    feedstore.save_state(con, feed.source.source_id, after_success(feed.state, now, 304, None, None))
+                    _succeed(con, feed, now, report, retry_later=False)
                     continue
                 parsed = parse_feed(feed.result.content, feed.result.url)
-            except (FetchError, PermanentError) as exc:
+                feed.entries, seen = new_entries(con, feed.source, parsed.entries)
+            except Exception as exc:  # whatever a feed does, it is recorded against that feed and the run goes on
                 _fail(con, feed, now, report, exc)
                 continue
-            feed.entries, seen = new_entries(con, feed.source, parsed.entries)
             report.seen_documents += seen
             readable.append(feed)
         # Submit page jobs round-robin across feeds, so that workers are spread over hosts.
@@ -109,14 +109,31 @@ def _store_feed(
     con: duckdb.DuckDBPyConnection, feed: _Feed, jobs: list[Future[Document]], now: datetime, report: IngestReport
 ) -> None:
     source = feed.source
+    retry_later = False
     for entry, job in zip(feed.entries or [], jobs, strict=True):
         try:
             store(con, job.result(), report)
         except Exception as exc:  # one hostile entry must not stop the feed
+            retry_later = retry_later or isinstance(exc, TransientError)
             record_failure(con, report, entry.link or entry.guid or entry.title or source.url, source.source_id, exc)
+    _succeed(con, feed, now, report, retry_later)
+
+
+def _succeed(
+    con: duckdb.DuckDBPyConnection, feed: _Feed, now: datetime, report: IngestReport, retry_later: bool
+) -> None:
+    """Save a fetched feed's health and validators (after its entries), and warn when it has gone quiet.
+
+    When an entry failed for a reason that may pass (a timeout, a 503), the old validators are kept, so the
+    next run gets the feed in full again instead of a 304, and retries that entry.
+    """
     assert feed.result is not None
-    validators = feed.result.validators
-    state = after_success(feed.state, now, feed.result.status, validators.etag, validators.last_modified)
+    source, result = feed.source, feed.result
+    validators = feed.state if retry_later else result.validators
+    if result.not_modified and not retry_later:
+        fresh = result.validators
+        validators = Validators(fresh.etag or feed.state.etag, fresh.last_modified or feed.state.last_modified)
+    state = after_success(feed.state, now, result.status, validators.etag, validators.last_modified)
     feedstore.save_state(con, source.source_id, state)
     if is_quiet(feedstore.published_dates(con, source.source_id, now - ACTIVE_WINDOW), now):
         report.warnings.append(f"{source.name}: quiet: a usually active feed has published nothing for 4 days")

@@ -40,9 +40,12 @@ def import_opml(opml: Path, sources: Path, kind: str) -> tuple[int, int]:
     if new:
         current = sources.read_text(encoding="utf-8") if sources.exists() else ""
         separator = "\n" if current and not current.endswith("\n\n") else ""
+        updated = current + separator + to_toml(new)
+        parse_sources(updated, str(sources))  # check the result before anything is written
+        temporary = sources.with_name(sources.name + ".tmp")
         try:
-            sources.write_text(current + separator + to_toml(new), encoding="utf-8")
+            temporary.write_text(updated, encoding="utf-8")
+            temporary.replace(sources)
         except OSError as exc:
             raise UserError(f"cannot write {sources}: {exc.strerror}") from None
-        load_sources_file(sources)  # the result must still be a valid sources file
     return len(new), len(entries) - len(new)

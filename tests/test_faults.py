@@ -397,7 +397,7 @@ def test_one_byte_per_second_drip_hits_the_deadline(server: Server) -> None:
 
     server.routes["/drip"] = drip
     started = time.monotonic()
-    with fetcher(deadline=2.0, retries=0) as f, pytest.raises(FetchError, match="longer than 2 s"):
+    with fetcher(deadline=2.0, retries=0) as f, pytest.raises(FetchError, match="longer than its deadline"):
         f.get(server.url("/drip"))
     assert time.monotonic() - started < 30  # bounded: the deadline, not the server, decides
 
