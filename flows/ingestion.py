@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import PermanentError, UndercurrentError, UserError
+from core.errors import PermanentError, TransientError, UndercurrentError, UserError
 from core.ids import stable_id
 from core.models import Document, Source
 from extract.articles import ArticleText, extract_article
@@ -74,7 +74,7 @@ def entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Docume
         return transcript_document(
             source.source_id, segments, entry.title, entry.link, entry.guid, entry.published, entry.enclosure_url
         )
-    page, problem = None, "the entry has no link"
+    page, problem, transient = None, "the entry has no link", False
     if entry.link:
         try:
             if not fetcher.allowed_by_robots(entry.link):
@@ -83,11 +83,12 @@ def entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Docume
             page = extract_article(fetched.text(), fetched.url)
             problem = "no main text found in the page"
         except Exception as exc:  # a page that cannot be fetched or parsed falls back to the feed's content
-            problem = describe(exc)
+            problem, transient = describe(exc), isinstance(exc, TransientError)
             log.info("page %s not used (%s); using the feed's content", entry.link, problem)
     document = article_document(source.source_id, entry, page)
     if document is None:
-        raise PermanentError(f"{problem}, and the feed's own content is too short")
+        error = TransientError if transient else PermanentError  # a page that may come back is tried again
+        raise error(f"{problem}, and the feed's own content is too short")
     return document
 
 

@@ -346,3 +346,24 @@ def test_sources_list_shows_health(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "ok" in lines["alpha"] and lines["alpha"].rstrip(" │").endswith("2")  # 2 items in the last 7 days
     assert "failing" in lines["beta"] and "HTTP 503" in lines["beta"] and " 3 " in lines["beta"]
     assert "stopped (410)" in lines["gamma"]
+
+
+def test_opml_import_with_non_ascii_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    opml = tmp_path / "export.opml"
+    opml.write_text(
+        '<?xml version="1.0" encoding="utf-8"?><opml version="2.0"><body>'
+        '<outline text="观察者 🔭 AI" type="rss" xmlUrl="https://guancha.example/rss"/>'
+        '<outline text="Quote &quot;this&quot; \\ back" type="rss" xmlUrl="https://q.example/rss"/>'
+        "</body></opml>",
+        encoding="utf-8",
+    )
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[sources]]\nname = "Existing"\nkind = "news"\nurl = "https://e.example/rss"\n')
+    code, out, _ = _run(
+        capsys, "sources", "import", str(opml), "--sources", str(sources), "--db", str(tmp_path / "x.duckdb")
+    )
+    assert code == 0 and "added 2 feeds" in out
+    from flows.sourcesfile import load_sources_file
+
+    names = [s.name for s in load_sources_file(sources)]
+    assert names == ["Existing", "观察者 🔭 AI", 'Quote "this" \\ back']

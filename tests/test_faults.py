@@ -286,12 +286,21 @@ QUADRATIC = (
 XXE = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><rss><channel><item><title>&xxe;</title></item></channel></rss>'
 
 
-@pytest.mark.parametrize("body", [BILLION_LAUGHS, QUADRATIC, XXE], ids=["billion-laughs", "quadratic", "xxe"])
+UTF16_LAUGHS = BILLION_LAUGHS.replace(b'version="1.0"', b'version="1.0" encoding="utf-16"').decode().encode("utf-16")
+UTF7_LAUGHS = b'<?xml version="1.0" encoding="utf-7"?>' + BILLION_LAUGHS.split(b"?>", 1)[1].decode().encode("utf-7")
+EBCDIC_LAUGHS = BILLION_LAUGHS.replace(b'version="1.0"', b'version="1.0" encoding="cp037"').decode().encode("cp037")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [BILLION_LAUGHS, QUADRATIC, XXE, UTF16_LAUGHS, UTF7_LAUGHS, EBCDIC_LAUGHS],
+    ids=["billion-laughs", "quadratic", "xxe", "utf-16", "utf-7", "ebcdic"],
+)
 def test_entity_attacks_are_refused_before_parsing(tmp_path: Path, server: Server, body: bytes) -> None:
     server.routes["/feed"] = lambda h: send(h, 200, body, "application/rss+xml")
     con, report = poll(tmp_path, server)
     assert report.new_documents == 0 and "entities" in report.errors[0]
-    assert "root:" not in str(con.execute("SELECT * FROM documents").fetchall())
+    assert con.execute("SELECT count(*) FROM documents").fetchone() == (0,)
     con.close()
 
 
@@ -344,7 +353,6 @@ def test_feed_links_with_other_schemes_are_never_followed(tmp_path: Path, server
     con, report = poll(tmp_path, server)
     assert report.new_documents == 3  # from the feed's own content
     assert con.execute("SELECT DISTINCT extraction FROM documents").fetchall() == [("feed",)]
-    assert "root:" not in str(con.execute("SELECT text FROM documents").fetchall())
     con.close()
 
 
@@ -564,7 +572,10 @@ def test_wrong_charsets_and_other_languages(tmp_path: Path, server: Server) -> N
 )
 def test_pathological_html_does_not_crash(html: str) -> None:
     result = extract_article(html, "https://example.org/x")
-    assert result is None or isinstance(result.text, str)
+    if "colspan" in html:  # the absurd table does not stop the article from being read
+        assert result is not None and "China and the US compete on open AI models." in result.text
+    else:
+        assert result is None or "China" not in result.text
 
 
 def test_pathological_page_in_a_feed_falls_back(tmp_path: Path, server: Server) -> None:
@@ -643,3 +654,189 @@ def test_at_most_two_connections_per_host(server: Server) -> None:
         list(pool.map(lambda _: f.get(server.url("/slow")), range(8)))
     assert active["peak"] == 2
     assert server.hits["/slow"] == 8
+
+
+# Review follow-ups: stacked encodings, dripping headers, charsets, hostnames, dates, validators -------------
+
+
+def test_stacked_content_encodings_are_refused(server: Server) -> None:
+    twice = gzip.compress(gzip.compress(b"<rss>" + b" " * 50_000_000))
+    server.routes["/twice"] = lambda h: send(h, 200, twice, "application/rss+xml", {"Content-Encoding": "gzip, gzip"})
+    server.routes["/br"] = lambda h: send(h, 200, b"\x00", "text/html", {"Content-Encoding": "br"})
+    with fetcher() as f:
+        with pytest.raises(PermanentError, match="Content-Encoding"):
+            f.get(server.url("/twice"))
+        with pytest.raises(PermanentError, match="Content-Encoding"):
+            f.get(server.url("/br"))
+
+
+def test_dripping_headers_hit_the_deadline(server: Server) -> None:
+    def drip_headers(h: BaseHTTPRequestHandler) -> None:
+        h.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        try:
+            for n in range(1000):
+                h.wfile.write(f"X-Slow-{n}: {'x' * 10}\r\n".encode())
+                h.wfile.flush()
+                time.sleep(0.3)
+        except OSError:
+            pass
+        h.close_connection = True
+
+    server.routes["/headers"] = drip_headers
+    started = time.monotonic()
+    with fetcher(deadline=2.0, retries=0) as f, pytest.raises(FetchError, match="deadline"):
+        f.get(server.url("/headers"))
+    assert time.monotonic() - started < 30
+
+
+def test_page_charsets_from_meta_and_mislabelled_windows_1252(tmp_path: Path, server: Server) -> None:
+    gbk = (
+        "<html><head><meta charset='gbk'></head><body><article><h1>开源</h1>"
+        + "<p>中国的人工智能公司正在把开源模型作为获取开发者的手段，这一策略正在改变全球竞争的格局。</p>" * 8
+        + "</article></body></html>"
+    )
+    big5 = (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=big5"></head><body><article>'
+        + "<p>中國的人工智慧公司正在把開源模型作為吸引開發者的手段，這一策略正在改變全球競爭的格局。</p>" * 8
+        + "</article></body></html>"
+    )
+    smart = (
+        "<html><body><article><h1>Quotes</h1>"
+        + "<p>\u201cChina\u2019s open models\u201d are cheap, and American developers use them widely. </p>" * 12
+        + "</article></body></html>"
+    )
+    items = item("gbk", server.url("/gbk")) + item("big5", server.url("/big5")) + item("w", server.url("/w"))
+    server.routes.update(
+        {
+            "/feed": lambda h: send(h, 200, rss(items), "application/rss+xml"),
+            "/gbk": lambda h: send(h, 200, gbk.encode("gbk"), "text/html"),  # the charset only in <meta>
+            "/big5": lambda h: send(h, 200, big5.encode("big5"), "text/html"),
+            "/w": lambda h: send(h, 200, smart.encode("cp1252"), "text/html; charset=utf-8"),  # a lying label
+        }
+    )
+    con, report = poll(tmp_path, server)
+    assert report.new_documents == 3
+    rows = dict(con.execute("SELECT guid, text FROM documents").fetchall())
+    languages = dict(con.execute("SELECT guid, language FROM documents").fetchall())
+    assert "开源模型" in rows["gbk"] and languages["gbk"] == "zh"
+    assert "開源模型" in rows["big5"] and languages["big5"] == "zh"
+    assert "\u201cChina\u2019s open models\u201d" in rows["w"] and languages["w"] == "en"
+    con.close()
+
+
+def test_redirect_to_a_name_that_resolves_to_loopback(server: Server) -> None:
+    port = server.httpd.server_address[1]
+    server.routes["/r"] = lambda h: send(h, 302, b"", headers={"Location": f"http://localhost:{port}/a"})
+    with fetcher() as f, pytest.raises(PermanentError, match="non-public"):
+        f.get(server.url("/r"))
+
+
+def test_retry_after_as_an_http_date() -> None:
+    from email.utils import format_datetime
+
+    from extract.fetch import _retry_after
+
+    soon = datetime.now().astimezone() + timedelta(seconds=120)
+    assert 100 <= (_retry_after(format_datetime(soon)) or 0) <= 121
+    assert _retry_after("30") == 30.0 and _retry_after("soon") is None and _retry_after(None) is None
+
+
+def test_quiet_feed_is_reported_even_when_it_answers_304(tmp_path: Path, server: Server) -> None:
+    old = [NOW - timedelta(days=d) for d in range(5, 12)]
+    items = "".join(
+        item(f"q{i}", None, body="Chinese AI labs ship open models to win developers, analysts say. " * 6).replace(
+            "</item>", f"<pubDate>{when.strftime('%a, %d %b %Y %H:%M:%S +0000')}</pubDate></item>"
+        )
+        for i, when in enumerate(old)
+    )
+    state = {"fresh": True}
+
+    def feed(h: BaseHTTPRequestHandler) -> None:
+        if state["fresh"]:
+            send(h, 200, rss(items), "application/rss+xml", {"ETag": '"q1"'})
+        else:
+            send(h, 304, b"")
+
+    server.routes["/feed"] = feed
+    con, first = poll(tmp_path, server)
+    assert first.new_documents == 7 and any("quiet" in w for w in first.warnings)
+    con.close()
+    state["fresh"] = False
+    con, second = poll(tmp_path, server, now=NOW + timedelta(hours=6))
+    assert any("quiet" in w for w in second.warnings)
+    assert con.execute("SELECT etag, last_status FROM feed_state").fetchone() == ('"q1"', 304)
+    con.close()
+
+
+def test_entry_that_failed_transiently_is_retried_although_the_feed_is_unchanged(
+    tmp_path: Path, server: Server
+) -> None:
+    pages = {"code": 503}
+    server.routes.update(
+        {
+            "/feed": lambda h: (
+                send(h, 200, rss(item("s", server.url("/s"))), "application/rss+xml", {"ETag": '"same"'})
+                if "If-None-Match" not in h.headers
+                else send(h, 304, b"")
+            ),
+            "/s": lambda h: send(h, pages["code"], ARTICLE if pages["code"] == 200 else b"busy"),
+        }
+    )
+    con, first = poll(tmp_path, server, retries=0)
+    assert first.new_documents == 0 and "503" in first.errors[0]
+    assert con.execute("SELECT etag FROM feed_state").fetchone() == (None,)  # old validators kept
+    con.close()
+    pages["code"] = 200
+    con, second = poll(tmp_path, server, now=NOW + timedelta(hours=1), retries=0)
+    assert second.new_documents == 1
+    assert con.execute("SELECT etag FROM feed_state").fetchone() == ('"same"',)
+    con.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        rss(item(None, "http://[::1", body="x")),  # no GUID and a malformed link
+        rss(
+            item("d", None, body="Open models " * 30).replace(
+                "</item>", "<pubDate>Fri, 31 Dec 9999 23:59:59 -1200</pubDate></item>"
+            )
+        ),
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": 5}',
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": [{"id": 1, "attachments": 3, "authors": 7}]}',
+    ],
+    ids=["malformed-link", "year-9999", "json-items-not-a-list", "json-fields-of-wrong-types"],
+)
+def test_hostile_entries_never_crash_a_poll(tmp_path: Path, server: Server, body: bytes) -> None:
+    server.routes["/feed"] = lambda h: send(h, 200, body, "application/json" if body[:1] == b"{" else "text/xml")
+    server.routes["/other"] = lambda h: send(
+        h, 200, rss(item("ok", None, body="Beijing open models. " * 30)), "text/xml"
+    )
+    con = open_db(tmp_path / "hostile.duckdb")
+    sources = [
+        Source("src_bad", "Bad", "news", server.url("/feed")),
+        Source("src_ok", "Ok", "news", server.url("/other")),
+    ]
+    with fetcher() as f:
+        report = poll_sources(con, sources, f, NOW)
+    assert con.execute("SELECT count(*) FROM documents WHERE source_id = 'src_ok'").fetchone() == (1,)
+    states = dict(con.execute("SELECT source_id, last_status FROM feed_state").fetchall())
+    assert states["src_ok"] == 200 and "src_bad" in states
+    assert report.new_documents >= 1
+    con.close()
+
+
+def test_a_stub_page_loses_to_the_feeds_full_text(tmp_path: Path, server: Server) -> None:
+    stub = b"<html><body><article><p>Please enable JavaScript to read this article.</p></article></body></html>"
+    body = "Alibaba keeps its best Qwen models closed while releasing smaller open weights to developers. " * 8
+    server.routes.update(
+        {
+            "/feed": lambda h: send(h, 200, rss(item("j", server.url("/js"), body=body)), "text/xml"),
+            "/js": lambda h: send(h, 200, stub),
+        }
+    )
+    con, report = poll(tmp_path, server)
+    assert report.new_documents == 1
+    extraction, text = con.execute("SELECT extraction, text FROM documents").fetchone()
+    assert extraction == "feed" and "Alibaba keeps its best Qwen models closed" in text
+    con.close()

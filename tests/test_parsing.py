@@ -106,3 +106,36 @@ def test_canonical_urls_and_near_duplicates(shared: Path) -> None:
     syndicated = "Reprinted with permission.\n" + text.replace("Markets", "Technology")
     assert similarity(minhash(text), minhash(syndicated)) > 0.9
     assert similarity(minhash(text), minhash(other)) < 0.2
+
+
+def test_syndicated_copies_with_extra_furniture_are_found_through_lsh() -> None:
+    import random
+
+    from extract.dedupe import fingerprint, lsh_bands, overlap
+
+    texts = [extract_article(p.read_text(encoding="utf-8"), None) for p in sorted(sample.SITE.glob("news/*/*.html"))]
+    bodies = [t.text for t in texts if t is not None]
+    rng = random.Random(7)
+    furniture = [
+        "Sign up for the morning brief.",
+        "Read more: a story about ports.",
+        "Share this article.",
+        "Related: five things to know today.",
+        "Advertisement",
+    ]
+    found = 0
+    for i in range(60):
+        paragraphs = bodies[i % len(bodies)].split("\n")
+        extra = [f"{rng.choice(furniture)} {rng.random():.6f}" for _ in range(rng.randint(2, 12))]
+        copy = "\n".join(extra[: len(extra) // 2] + paragraphs + extra[len(extra) // 2 :])
+        original, duplicate = fingerprint(bodies[i % len(bodies)]), fingerprint(copy)
+        assert overlap(original, duplicate) >= 0.85
+        found += bool(set(lsh_bands(original.signature)) & set(lsh_bands(duplicate.signature)))
+    assert found == 60
+    unrelated = [fingerprint(b) for b in bodies]
+    shared = sum(
+        bool(set(lsh_bands(a.signature)) & set(lsh_bands(b.signature)))
+        for i, a in enumerate(unrelated)
+        for b in unrelated[i + 1 :]
+    )
+    assert shared <= 3  # distinct articles rarely even become candidates (the syndicated pair does)
