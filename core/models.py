@@ -21,7 +21,7 @@ class Source:
 class Segment:
     """A timed stretch of speech in a transcript."""
 
-    start: float
+    start: float | None  # None in untimed (plain text, Markdown) transcripts
     end: float | None
     speaker: str | None
     text: str
@@ -31,7 +31,7 @@ class Segment:
 class SegmentSpan:
     """Where a transcript segment sits in the document text."""
 
-    start_seconds: float
+    start_seconds: float | None
     end_seconds: float | None
     speaker: str | None
     start_char: int
@@ -55,6 +55,10 @@ class Document:
     spans: tuple[SegmentSpan, ...] = ()
     site_name: str | None = None
     date_source: str | None = None  # feed | page: where published_at came from
+    duration_seconds: float | None = None
+    people: tuple[str, ...] = ()  # "role: name"
+    chapters_url: str | None = None
+    transcript_format: str | None = None
 
 
 @dataclass(frozen=True)

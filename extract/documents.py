@@ -86,7 +86,10 @@ def transcript_document(
     published: datetime | None = None,
     audio_url: str | None = None,
     language: str | None = None,
+    transcript_format: str | None = None,
+    entry: FeedEntry | None = None,
 ) -> Document:
+    """A podcast episode's document: the cleaned speech, with where each segment sits in it."""
     text, spans = join_segments(segments)
     return Document(
         document_id=document_key(source_id, guid, url, text),
@@ -102,4 +105,8 @@ def transcript_document(
         extraction="transcript",
         spans=spans,
         date_source="feed" if published else None,
+        duration_seconds=entry.duration if entry else None,
+        people=tuple(f"{role}: {name}" for role, name in entry.persons) if entry else (),
+        chapters_url=entry.chapters_url if entry else None,
+        transcript_format=transcript_format,
     )

@@ -38,6 +38,9 @@ class FeedEntry:
     content_html: str | None
     enclosure_url: str | None
     transcripts: tuple[TranscriptLink, ...]
+    persons: tuple[tuple[str, str], ...] = ()  # (role, name) from <podcast:person>
+    chapters_url: str | None = None
+    duration: float | None = None  # seconds, from <itunes:duration>
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,87 @@ def _transcripts(entry: Any) -> tuple[TranscriptLink, ...]:
         if url:
             found.append(TranscriptLink(url, (item.get("type") or "").lower(), item.get("rel")))
     return tuple(sorted(found, key=lambda t: (t.mime_type not in _TIMED_TYPES, t.url)))
+
+
+@dataclass(frozen=True)
+class _PodcastItem:
+    transcripts: tuple[TranscriptLink, ...]
+    persons: tuple[tuple[str, str], ...]
+    chapters_url: str | None
+    duration: float | None
+
+
+def _local(tag: object) -> tuple[str, str]:
+    """(namespace, local name) of an lxml tag."""
+    text = tag if isinstance(tag, str) else ""
+    if text.startswith("{"):
+        namespace, _, name = text[1:].partition("}")
+        return namespace, name
+    return "", text
+
+
+def _duration(value: str | None) -> float | None:
+    if not value or not value.strip():
+        return None
+    try:
+        parts = [float(p) for p in value.strip().split(":")]
+    except ValueError:
+        return None
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + part
+    return seconds
+
+
+def _podcast_items(data: bytes) -> dict[str, _PodcastItem]:
+    """What feedparser drops of the podcast namespace (every <podcast:transcript>, <podcast:person>,
+    <podcast:chapters>) and <itunes:duration>, per item, keyed by GUID and by link. The body has passed the
+    entity check; lxml reads it leniently, with no entities resolved and no network."""
+    from lxml import etree
+
+    parser = etree.XMLParser(recover=True, resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError):
+        return {}
+    if root is None:
+        return {}
+    found: dict[str, _PodcastItem] = {}
+    for item in root.iter("item"):
+        keys, transcripts, persons, chapters, duration = [], [], [], None, None
+        for child in item:
+            namespace, name = _local(child.tag)
+            text = (child.text or "").strip()
+            if not namespace and name in ("guid", "link") and text:
+                keys.append(text)
+            elif "podcast" in namespace.lower() and "itunes" not in namespace:
+                if name == "transcript" and child.get("url"):
+                    rel = child.get("rel")
+                    transcripts.append(TranscriptLink(child.get("url"), (child.get("type") or "").lower(), rel))
+                elif name == "person" and text:
+                    persons.append(((child.get("role") or "host").lower(), text))
+                elif name == "chapters" and child.get("url"):
+                    chapters = child.get("url")
+            elif "itunes" in namespace and name == "duration":
+                duration = _duration(text)
+        details = _PodcastItem(_ordered(transcripts), tuple(persons), chapters, duration)
+        for key in keys:
+            found.setdefault(key, details)
+    return found
+
+
+def _ordered(links: list[TranscriptLink]) -> tuple[TranscriptLink, ...]:
+    """Timed formats first (WebVTT, SRT, JSON), then HTML, then the rest, each kept in feed order."""
+
+    def rank(link: TranscriptLink) -> int:
+        kind = link.mime_type
+        if "vtt" in kind or "srt" in kind or "subrip" in kind:
+            return 0
+        if "json" in kind:
+            return 1
+        return 2 if "html" in kind else 3
+
+    return tuple(sorted(links, key=rank))
 
 
 def _json_date(value: Any) -> datetime | None:
@@ -210,8 +294,10 @@ def parse_feed(data: bytes, url: str | None = None) -> ParsedFeed:
         raise PermanentError(f"not a readable feed: {problem}")
     if not parsed.entries and not parsed.get("version"):
         raise PermanentError("not a readable feed: no RSS, Atom or JSON Feed found")
+    podcast = _podcast_items(data) if b"podcast" in data or b"itunes" in data else {}
     entries = []
     for entry in parsed.entries:
+        details = podcast.get(entry.get("id") or "") or podcast.get(entry.get("link") or "")
         content = entry.get("content")
         enclosure = next((link.get("href") for link in entry.get("links", []) if link.get("rel") == "enclosure"), None)
         entries.append(
@@ -224,7 +310,13 @@ def parse_feed(data: bytes, url: str | None = None) -> ParsedFeed:
                 summary=entry.get("summary") or "",
                 content_html=content[0].get("value") if content else None,
                 enclosure_url=absolute(url, enclosure),
-                transcripts=tuple(replace(t, url=absolute(url, t.url) or t.url) for t in _transcripts(entry)),
+                transcripts=tuple(
+                    replace(t, url=absolute(url, t.url) or t.url)
+                    for t in (details.transcripts if details and details.transcripts else _transcripts(entry))
+                ),
+                persons=details.persons if details else (),
+                chapters_url=absolute(url, details.chapters_url) if details else None,
+                duration=details.duration if details else None,
             )
         )
     feed = parsed.get("feed", {})

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -27,6 +31,7 @@ FEED_SUFFIXES = (".xml", ".rss", ".atom")
 PAGE_SUFFIXES = (".html", ".htm")
 TEXT_SUFFIXES = (".txt", ".md")
 TRANSCRIPT_SUFFIXES = (".srt", ".vtt", ".json")
+SIDECAR = ".meta.json"
 WORKERS = 8  # parallel page fetches per feed; the fetcher's HostLimiter keeps each host at 2
 
 
@@ -67,13 +72,7 @@ def record_failure(
 def entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document:
     """Fetch what an entry points to (transcript or page) and build its document. Runs in worker threads."""
     if source.kind == "podcast" and entry.transcripts:
-        link = entry.transcripts[0]
-        fetched = fetcher.get(link.url, cap=TRANSCRIPT_CAP)
-        text = fetched.text()
-        segments = parse_transcript(text, detect_format(link.url.lower(), link.mime_type, text))
-        return transcript_document(
-            source.source_id, segments, entry.title, entry.link, entry.guid, entry.published, entry.enclosure_url
-        )
+        return _episode_document(source, entry, fetcher)
     page, problem, transient = None, "the entry has no link", False
     if entry.link:
         try:
@@ -90,6 +89,34 @@ def entry_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Docume
         error = TransientError if transient else PermanentError  # a page that may come back is tried again
         raise error(f"{problem}, and the feed's own content is too short")
     return document
+
+
+def _episode_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Document:
+    """The episode from the first of its transcripts (timed formats first) that can be fetched and read."""
+    problems, transient = [], False
+    for link in entry.transcripts:
+        try:
+            fetched = fetcher.get(link.url, cap=TRANSCRIPT_CAP)
+            text = fetched.text()
+            fmt = detect_format(urlsplit(link.url).path.lower(), link.mime_type or fetched.content_type, text)
+            segments = parse_transcript(text, fmt)
+        except UndercurrentError as exc:
+            problems.append(f"{link.url}: {exc}")
+            transient = transient or isinstance(exc, TransientError)
+            continue
+        return transcript_document(
+            source.source_id,
+            segments,
+            entry.title,
+            entry.link,
+            entry.guid,
+            entry.published,
+            entry.enclosure_url,
+            transcript_format=fmt,
+            entry=entry,
+        )
+    error = TransientError if transient else PermanentError
+    raise error("no usable transcript: " + "; ".join(problems))
 
 
 def describe(exc: BaseException) -> str:
@@ -149,6 +176,57 @@ def _read_text(path: Path) -> str:
     return _read_bytes(path).decode("utf-8-sig", errors="replace")
 
 
+def _sidecar(path: Path) -> dict[str, Any] | None:
+    """The episode's metadata beside a transcript file: ``NAME.meta.json`` (show, title, date, audio_url, url)."""
+    for candidate in (path.with_name(path.name + SIDECAR), path.with_name(path.name.split(".")[0] + SIDECAR)):
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise PermanentError(f"sidecar {candidate.name} is not readable JSON ({exc})") from None
+            if not isinstance(data, dict):
+                raise PermanentError(f"sidecar {candidate.name} must be a JSON object")
+            return data
+    return None
+
+
+def _is_transcript(path: Path) -> bool:
+    suffix = path.suffix.lower()
+    if suffix in TRANSCRIPT_SUFFIXES:
+        return True
+    return suffix in TEXT_SUFFIXES + PAGE_SUFFIXES and (
+        ".transcript" in path.name.lower() or _sidecar(path) is not None
+    )
+
+
+def _local_transcript(con: duckdb.DuckDBPyConnection, path: Path) -> Document:
+    text = _read_text(path)
+    fmt = detect_format(path.name.lower(), None, text)
+    segments = parse_transcript(text, fmt)
+    meta = _sidecar(path) or {}
+    source = LOCAL_SOURCE
+    if meta.get("show"):
+        show = str(meta["show"]).strip()
+        source = Source(stable_id("src", "show", show), show, "podcast", "")
+        docstore.add_source_if_new(con, source)
+    published = None
+    if meta.get("date"):
+        try:
+            published = datetime.fromisoformat(str(meta["date"]))
+        except ValueError:
+            raise PermanentError(f"sidecar date {meta['date']!r} is not an ISO date") from None
+    return transcript_document(
+        source.source_id,
+        segments,
+        str(meta.get("title") or path.name.split(".")[0].replace("_", " ")),
+        meta.get("url"),
+        published=published.replace(tzinfo=None) if published else None,
+        audio_url=meta.get("audio_url"),
+        language=meta.get("language"),
+        transcript_format=fmt,
+    )
+
+
 def _file_documents(path: Path) -> list[Document]:
     suffix = path.suffix.lower()
     source_id = LOCAL_SOURCE.source_id
@@ -163,10 +241,6 @@ def _file_documents(path: Path) -> list[Document]:
             raise PermanentError("file is empty")
         title = text.splitlines()[0].lstrip("# ").strip()[:200]
         return [page_document(source_id, None, ArticleText(title, None, None, None, None, text), "file")]
-    if suffix in TRANSCRIPT_SUFFIXES:
-        text = _read_text(path)
-        segments = parse_transcript(text, detect_format(path.name.lower(), None, text))
-        return [transcript_document(source_id, segments, path.stem.replace("_", " "), None)]
     raise PermanentError(f"unsupported file type {suffix or '(none)'}")
 
 
@@ -183,9 +257,14 @@ def ingest_paths(con: duckdb.DuckDBPyConnection, targets: list[str], fetcher: Fe
             raise UserError(f"no such file or folder: {target}")
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
+            if file.name.endswith(SIDECAR):
+                continue  # metadata of the transcript beside it
             try:
                 if file.suffix.lower() in FEED_SUFFIXES:
                     report.add(_ingest_feed_file(con, file, fetcher))
+                    continue
+                if _is_transcript(file):
+                    store(con, _local_transcript(con, file), report)
                     continue
                 for doc in _file_documents(file):
                     store(con, doc, report)

@@ -79,7 +79,8 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
         con.execute(
             "INSERT INTO documents (document_id, source_id, kind, url, title, published_at, language, text, "
             "canonical_id, guid, author, audio_url, extraction, content_hash, minhash, ingested_at, site_name, "
-            "date_source, shingles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "date_source, shingles, duration_seconds, people, chapters_url, transcript_format) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 doc.document_id,
                 doc.source_id,
@@ -100,6 +101,10 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
                 doc.site_name,
                 doc.date_source,
                 print_.shingles,
+                doc.duration_seconds,
+                list(doc.people),
+                doc.chapters_url,
+                doc.transcript_format,
             ],
         )
         bands = lsh_bands(print_.signature)

@@ -95,8 +95,12 @@ def test_real_transcripts_parse(shared: Path) -> None:
 
 
 def test_unknown_transcript_format_is_a_clear_error() -> None:
-    with pytest.raises(PermanentError, match="unsupported"):
+    with pytest.raises(PermanentError, match="PDF transcripts are not supported"):
         detect_format("episode.pdf", "application/pdf", "%PDF-1.7")
+    with pytest.raises(PermanentError, match="unsupported transcript format"):
+        detect_format("episode.bin", "application/octet-stream", "\x00\x01garbage")
+    with pytest.raises(PermanentError, match="empty"):
+        parse_transcript("  \n", "vtt")
 
 
 def test_canonical_urls_and_near_duplicates(shared: Path) -> None:

@@ -34,7 +34,7 @@ CREATE TABLE documents (
 CREATE TABLE segments (
     document_id   VARCHAR NOT NULL,
     seq           INTEGER NOT NULL,
-    start_seconds DOUBLE NOT NULL,
+    start_seconds DOUBLE,                       -- NULL in untimed transcripts
     end_seconds   DOUBLE,
     speaker       VARCHAR,
     start_char    INTEGER NOT NULL,

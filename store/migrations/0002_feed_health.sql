@@ -18,6 +18,10 @@ ALTER TABLE runs ADD COLUMN warnings JSON;           -- quiet feeds, feeds backi
 ALTER TABLE documents ADD COLUMN site_name VARCHAR;
 ALTER TABLE documents ADD COLUMN date_source VARCHAR;   -- feed | page: where published_at came from
 ALTER TABLE documents ADD COLUMN shingles INTEGER;      -- distinct word 5-grams (sizes the minhash overlap)
+ALTER TABLE documents ADD COLUMN duration_seconds DOUBLE; -- podcast episodes: <itunes:duration>
+ALTER TABLE documents ADD COLUMN people VARCHAR[];      -- podcast episodes: <podcast:person>, as "role: name"
+ALTER TABLE documents ADD COLUMN chapters_url VARCHAR;  -- podcast episodes: <podcast:chapters>
+ALTER TABLE documents ADD COLUMN transcript_format VARCHAR; -- vtt | srt | json | html | text
 
 CREATE TABLE minhash_bands (
     band        SMALLINT NOT NULL,
