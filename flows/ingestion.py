@@ -241,6 +241,8 @@ def _file_documents(path: Path) -> list[Document]:
             raise PermanentError("file is empty")
         title = text.splitlines()[0].lstrip("# ").strip()[:200]
         return [page_document(source_id, None, ArticleText(title, None, None, None, None, text), "file")]
+    if suffix == ".pdf":
+        raise PermanentError("PDF files are not supported; convert the transcript or article to text first")
     raise PermanentError(f"unsupported file type {suffix or '(none)'}")
 
 
