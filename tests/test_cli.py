@@ -196,7 +196,7 @@ def test_ingest_local_files_then_again(capsys: pytest.CaptureFixture[str], tmp_p
     code, out, err = _run(capsys, "ingest", str(folder), "--db", db)
     assert code == 0
     assert out.startswith("4 new documents, 0 already known, 1 skipped")
-    assert "notes.pdf" in err and "unsupported" in err
+    assert "notes.pdf" in err and "PDF files are not supported" in err
     code, out, _ = _run(capsys, "ingest", str(folder), "--db", db)
     assert out.startswith("0 new documents, 4 already known")
     import duckdb
