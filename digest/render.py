@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -31,7 +32,7 @@ def domain(url: str | None) -> str:
 
 
 def timestamp(seconds: float | None) -> str:
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return ""
     total = int(seconds)
     hours, rest = divmod(total, 3600)

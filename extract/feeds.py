@@ -117,15 +117,19 @@ def _podcast_items(data: bytes) -> dict[str, _PodcastItem]:
     if root is None:
         return {}
     found: dict[str, _PodcastItem] = {}
+    link_counts: dict[str, int] = {}
     for item in root.iter("item"):
         keys, transcripts, persons, chapters, duration = [], [], [], None, None
         for child in item:
             namespace, name = _local(child.tag)
             text = (child.text or "").strip()
-            if not namespace and name in ("guid", "link") and text:
+            if not namespace and name == "guid" and text:
                 keys.append(text)
+            elif not namespace and name == "link" and text:
+                keys.append("link:" + text)
+                link_counts[text] = link_counts.get(text, 0) + 1
             elif "podcast" in namespace.lower() and "itunes" not in namespace:
-                if name == "transcript" and child.get("url"):
+                if name == "transcript" and _web_url(child.get("url")):
                     rel = child.get("rel")
                     transcripts.append(TranscriptLink(child.get("url"), (child.get("type") or "").lower(), rel))
                 elif name == "person" and text:
@@ -137,7 +141,18 @@ def _podcast_items(data: bytes) -> dict[str, _PodcastItem]:
         details = _PodcastItem(_ordered(transcripts), tuple(persons), chapters, duration)
         for key in keys:
             found.setdefault(key, details)
-    return found
+    # A link shared by several items (the show's home page) identifies none of them.
+    return {k: v for k, v in found.items() if not k.startswith("link:") or link_counts.get(k[5:], 0) == 1}
+
+
+def _web_url(value: str | None) -> bool:
+    """http(s) or relative: the only transcript links worth keeping (file:, ftp:, data: never are)."""
+    if not value:
+        return False
+    try:
+        return urlsplit(value).scheme in ("", "http", "https")
+    except ValueError:
+        return False
 
 
 def _ordered(links: list[TranscriptLink]) -> tuple[TranscriptLink, ...]:
@@ -297,7 +312,7 @@ def parse_feed(data: bytes, url: str | None = None) -> ParsedFeed:
     podcast = _podcast_items(data) if b"podcast" in data or b"itunes" in data else {}
     entries = []
     for entry in parsed.entries:
-        details = podcast.get(entry.get("id") or "") or podcast.get(entry.get("link") or "")
+        details = podcast.get(entry.get("id") or "") or podcast.get("link:" + (entry.get("link") or ""))
         content = entry.get("content")
         enclosure = next((link.get("href") for link in entry.get("links", []) if link.get("rel") == "enclosure"), None)
         entries.append(

@@ -73,7 +73,8 @@ def split_sentences(text: str) -> list[Sentence]:
         chunk = para.group(0)
         start = 0
         for boundary in _BOUNDARY.finditer(chunk):
-            if _is_abbreviation(chunk[start : boundary.end()]):
+            # Only the last word matters: look at a short tail, so long runs of "U.S. U.S. …" stay linear.
+            if _is_abbreviation(chunk[max(start, boundary.end() - 40) : boundary.end()]):
                 continue
             _append(sentences, text, base + start, base + boundary.end())
             start = boundary.end()

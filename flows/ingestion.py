@@ -6,7 +6,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,8 +100,8 @@ def _episode_document(source: Source, entry: FeedEntry, fetcher: Fetcher) -> Doc
             text = fetched.text()
             fmt = detect_format(urlsplit(link.url).path.lower(), link.mime_type or fetched.content_type, text)
             segments = parse_transcript(text, fmt)
-        except UndercurrentError as exc:
-            problems.append(f"{link.url}: {exc}")
+        except Exception as exc:  # a hostile transcript (even one that exhausts the parser) is just unusable
+            problems.append(f"{link.url}: {describe(exc)}")
             transient = transient or isinstance(exc, TransientError)
             continue
         return transcript_document(
@@ -178,10 +178,10 @@ def _read_text(path: Path) -> str:
 
 def _sidecar(path: Path) -> dict[str, Any] | None:
     """The episode's metadata beside a transcript file: ``NAME.meta.json`` (show, title, date, audio_url, url)."""
-    for candidate in (path.with_name(path.name + SIDECAR), path.with_name(path.name.split(".")[0] + SIDECAR)):
+    for candidate in (path.with_name(path.name + SIDECAR), path.with_name(path.stem + SIDECAR)):
         if candidate.is_file():
             try:
-                data = json.loads(candidate.read_text(encoding="utf-8"))
+                data = json.loads(candidate.read_text(encoding="utf-8-sig"))
             except (OSError, ValueError) as exc:
                 raise PermanentError(f"sidecar {candidate.name} is not readable JSON ({exc})") from None
             if not isinstance(data, dict):
@@ -215,13 +215,19 @@ def _local_transcript(con: duckdb.DuckDBPyConnection, path: Path) -> Document:
             published = datetime.fromisoformat(str(meta["date"]))
         except ValueError:
             raise PermanentError(f"sidecar date {meta['date']!r} is not an ISO date") from None
+        if published.tzinfo is not None:
+            published = published.astimezone(UTC).replace(tzinfo=None)
+    links = {key: meta.get(key) for key in ("url", "audio_url")}
+    for key, value in links.items():
+        if value is not None and not (isinstance(value, str) and value.startswith(("http://", "https://"))):
+            raise PermanentError(f"sidecar {key} must be an http(s) URL, not {value!r}")
     return transcript_document(
         source.source_id,
         segments,
-        str(meta.get("title") or path.name.split(".")[0].replace("_", " ")),
-        meta.get("url"),
-        published=published.replace(tzinfo=None) if published else None,
-        audio_url=meta.get("audio_url"),
+        str(meta.get("title") or path.stem.replace("_", " ")),
+        links["url"],
+        published=published,
+        audio_url=links["audio_url"],
         language=meta.get("language"),
         transcript_format=fmt,
     )

@@ -41,7 +41,9 @@ def candidates(con: duckdb.DuckDBPyConnection, day: date, since: datetime | None
                coalesce(d.source_id, d.document_id), CAST(d.published_at AS DATE),
                coalesce(s.name, d.title), d.title,
                CASE WHEN d.kind = 'transcript' AND d.audio_url IS NOT NULL AND c.start_seconds IS NOT NULL
-                    THEN d.audio_url || '#t=' || CAST(floor(c.start_seconds) AS INTEGER) ELSE d.url END,
+                         AND isfinite(c.start_seconds) AND c.start_seconds >= 0
+                    THEN split_part(d.audio_url, '#', 1) || '#t=' || CAST(floor(c.start_seconds) AS BIGINT)
+                    ELSE coalesce(d.url, d.audio_url) END,
                d.kind, c.speaker, c.start_seconds
         FROM claims c JOIN claim_themes t USING (claim_id) JOIN documents d USING (document_id)
         LEFT JOIN sources s USING (source_id)

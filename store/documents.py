@@ -113,13 +113,20 @@ def insert_document(con: duckdb.DuckDBPyConnection, doc: Document) -> bool:
             [[band for band, _ in bands], [bucket for _, bucket in bands], doc.document_id],
         )
         if doc.spans:
-            con.executemany(
+            columns = list(
+                zip(
+                    *[
+                        (i, s.start_seconds, s.end_seconds, s.speaker, s.start_char, s.end_char)
+                        for i, s in enumerate(doc.spans)
+                    ],
+                    strict=True,
+                )
+            )
+            con.execute(
                 "INSERT INTO segments (document_id, seq, start_seconds, end_seconds, speaker, start_char, end_char) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    [doc.document_id, i, s.start_seconds, s.end_seconds, s.speaker, s.start_char, s.end_char]
-                    for i, s in enumerate(doc.spans)
-                ],
+                "SELECT ?, unnest(?::INTEGER[]), unnest(?::DOUBLE[]), unnest(?::DOUBLE[]), unnest(?::VARCHAR[]), "
+                "unnest(?::INTEGER[]), unnest(?::INTEGER[])",
+                [doc.document_id, *[list(column) for column in columns]],
             )
     return True
 

@@ -304,3 +304,95 @@ def test_claims_keep_the_speaker_of_their_segment() -> None:
     text, spans = join_segments(segments)
     (claim,) = extract_claims("doc", text, spans)
     assert (claim.speaker, claim.start_seconds) == ("Tobias Okafor", 4.0)
+
+
+# Hostile and odd transcripts ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ("<v " * 40_000, "vtt"),
+        ("<p><time>" * 40_000, "html"),
+        ("U.S. " * 20_000, "text"),
+        ("WEBVTT\n\n" + "00:00.000 --> 00:00.001\nx\n\n" * 50_000, "vtt"),
+    ],
+    ids=["voice-tags", "unclosed-html", "abbreviations", "50k-cues"],
+)
+def test_hostile_transcripts_parse_in_linear_time(text: str, fmt: str) -> None:
+    from extract.claims import extract_claims
+
+    try:
+        segments = parse_transcript(text, fmt)
+    except Exception as exc:  # a clear refusal is fine too
+        assert "no speech" in str(exc)
+        return
+    joined, spans = join_segments(segments)
+    extract_claims("doc", joined, spans)  # sentence splitting must stay linear as well
+
+
+def test_impossible_times_become_unknown_not_errors() -> None:
+    data = json.dumps(
+        {
+            "version": "1.0.0",
+            "segments": [
+                {"speaker": "A", "startTime": "NaN", "endTime": "inf", "body": "China leads."},
+                {"speaker": "A", "startTime": -50, "endTime": 3, "body": "The US follows."},
+                {"speaker": "B", "body": "No times at all."},
+            ],
+        }
+    )
+    segments = parse_transcript(data, "json")
+    assert [s.start for s in segments] == [None, None, None]
+    vtt = (
+        "WEBVTT\n\n99999999999:00:00.000 --> 99999999999:00:01.000\n<v A>Broken stamp.\n\n"
+        "00:05.000 --> 00:06.000\n<v A>Fine.\n"
+    )
+    assert [s.text for s in parse_transcript(vtt, "vtt")] == ["Fine."]
+
+
+def test_srt_without_blank_lines_and_with_a_text_label() -> None:
+    srt = "1\n00:00:01,000 --> 00:00:02,000\nHello\n2\n00:00:02,000 --> 00:00:03,000\nWorld\n"
+    assert detect_format("episode.txt", "text/plain", srt) == "srt"
+    assert [s.text for s in parse_transcript(srt, "srt")] == ["Hello", "World"]
+
+
+def test_sound_tags_are_removed_and_sentence_openers_are_not_speakers() -> None:
+    srt = (
+        "1\n00:00:01,000 --> 00:00:03,000\n[Music] China is winning the open-model race [Applause]\n\n"
+        "2\n00:00:03,000 --> 00:00:05,000\nSo here's the thing: the US still leads in chips.\n\n"
+        "3\n00:00:05,000 --> 00:00:07,000\nDAVE JONES: Exactly.\n\n"
+        "4\n00:00:07,000 --> 00:00:08,000\nNo.\n\n5\n00:00:08,500 --> 00:00:09,000\nNo.\n"
+    )
+    segments = parse_transcript(srt, "srt")
+    assert segments[0].text == "China is winning the open-model race" and segments[0].speaker is None
+    assert segments[1].text.startswith("So here's the thing:") and segments[1].speaker is None
+    assert (segments[2].speaker, segments[2].text) == ("Dave Jones", "Exactly.")
+    assert [s.text for s in segments[3:]] == ["No.", "No."]  # said twice, at two times: both kept
+
+
+def test_sidecar_with_bom_timezone_and_bad_links(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    vtt = "WEBVTT\n\n00:01.000 --> 00:09.000\n<v Ann Lee>Beijing treats open-weight AI models as a loss leader.\n"
+    (folder / "ep.12.vtt").write_text(vtt)
+    (folder / "ep.12.meta.json").write_text(
+        "\ufeff"
+        + json.dumps(
+            {
+                "show": "Pod",
+                "title": "Twelve",
+                "date": "2026-11-16T23:30:00-05:00",
+                "audio_url": "https://a.example/12.mp3",
+            }
+        ),
+        encoding="utf-8",
+    )
+    (folder / "ep.13.vtt").write_text(vtt.replace("Beijing", "Washington"))
+    (folder / "ep.13.meta.json").write_text(json.dumps({"show": "Pod", "audio_url": "file:///etc/passwd"}))
+    con = open_db(tmp_path / "side.duckdb")
+    report = ingest_paths(con, [str(folder)], HttpFetcher())
+    assert report.new_documents == 1 and "audio_url must be an http(s) URL" in report.errors[0]
+    title, published, audio = con.execute("SELECT title, published_at, audio_url FROM documents").fetchone()
+    assert (title, published, audio) == ("Twelve", datetime(2026, 11, 17, 4, 30), "https://a.example/12.mp3")
+    con.close()
