@@ -46,7 +46,11 @@ def claims_stage(con: duckdb.DuckDBPyConnection, run_date: date) -> dict[str, in
         claimstore.save_claims(con, document_id, found, run_date)
         documents += 1
         claims += len(found)
-    return {"documents_processed": documents, "claims_extracted": claims, "documents_not_english": other_language}
+    return {
+        "documents_processed": documents,
+        "claims_extracted": claims,
+        "documents_skipped_not_english": other_language,
+    }
 
 
 def vectors_for(con: duckdb.DuckDBPyConnection, embedder: Embedder, texts: list[str]) -> np.ndarray:
