@@ -233,20 +233,21 @@ def _local_transcript(con: duckdb.DuckDBPyConnection, path: Path) -> Document:
     )
 
 
-def _file_documents(path: Path) -> list[Document]:
+def _file_document(path: Path) -> Document:
+    """An article from a local page or text file."""
     suffix = path.suffix.lower()
     source_id = LOCAL_SOURCE.source_id
     if suffix in PAGE_SUFFIXES:
         page = extract_article(_read_text(path), None)
         if page is None:
             raise PermanentError("no main text found in the page")
-        return [page_document(source_id, None, page, extraction="file")]
+        return page_document(source_id, None, page, extraction="file")
     if suffix in TEXT_SUFFIXES:
         text = _read_text(path).strip()
         if not text:
             raise PermanentError("file is empty")
         title = text.splitlines()[0].lstrip("# ").strip()[:200]
-        return [page_document(source_id, None, ArticleText(title, None, None, None, None, text), "file")]
+        return page_document(source_id, None, ArticleText(title, None, None, None, None, text), "file")
     if suffix == ".pdf":
         raise PermanentError("PDF files are not supported; convert the transcript or article to text first")
     raise PermanentError(f"unsupported file type {suffix or '(none)'}")
@@ -270,12 +271,10 @@ def ingest_paths(con: duckdb.DuckDBPyConnection, targets: list[str], fetcher: Fe
             try:
                 if file.suffix.lower() in FEED_SUFFIXES:
                     report.add(_ingest_feed_file(con, file, fetcher))
-                    continue
-                if _is_transcript(file):
+                elif _is_transcript(file):
                     store(con, _local_transcript(con, file), report)
-                    continue
-                for doc in _file_documents(file):
-                    store(con, doc, report)
+                else:
+                    store(con, _file_document(file), report)
             except Exception as exc:
                 record_failure(con, report, str(file), None, exc)
     return report
