@@ -18,6 +18,7 @@ so they exercise exactly the same parsing path as live feeds.
 from __future__ import annotations
 
 import codecs
+import concurrent.futures
 import ipaddress
 import re
 import socket
@@ -215,6 +216,9 @@ class AddressPolicy:
             raise PermanentError(f"refused: {host} resolves to a non-public address ({ip})")
 
 
+_RESOLVER = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Resolves the host itself and checks the address it is about to connect to."""
 
@@ -230,7 +234,11 @@ class _GuardedBackend(httpcore.SyncBackend):
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            # getaddrinfo has no timeout of its own: a resolver that hangs must not hold a worker forever.
+            lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+            infos = lookup.result(timeout=timeout)
+        except concurrent.futures.TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout} s") from None
         except socket.gaierror as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from None
         except (UnicodeError, ValueError) as exc:
@@ -376,6 +384,7 @@ class HttpFetcher:
         allow_private: bool | str | Iterable[str] = False,
         timeout: float = 20.0,
         deadline: float = 60.0,
+        connect_timeout: float = 10.0,
         retries: int = 2,
         backoff: float = 0.5,
         max_retry_wait: float = 10.0,
@@ -400,7 +409,7 @@ class HttpFetcher:
         )
         self._client = httpx.Client(
             transport=transport,
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,
         )

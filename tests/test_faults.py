@@ -840,3 +840,21 @@ def test_a_stub_page_loses_to_the_feeds_full_text(tmp_path: Path, server: Server
     extraction, text = con.execute("SELECT extraction, text FROM documents").fetchone()
     assert extraction == "feed" and "Alibaba keeps its best Qwen models closed" in text
     con.close()
+
+
+def test_a_hanging_name_lookup_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The resolver itself stalls (a fake stands in for a DNS server that never answers)."""
+    import extract.fetch as fetch_module
+
+    release = threading.Event()
+
+    def stalled_lookup(*args: object, **kwargs: object) -> list:
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(fetch_module.socket, "getaddrinfo", stalled_lookup)
+    started = time.monotonic()
+    with fetcher(connect_timeout=0.5, retries=0) as f, pytest.raises(FetchError, match="timed out"):
+        f.get("http://stalled.example/feed")
+    release.set()
+    assert time.monotonic() - started < 5
