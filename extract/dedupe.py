@@ -60,11 +60,6 @@ def fingerprint(text: str) -> Fingerprint:
     return Fingerprint([int(v) for v in hashed.min(axis=0)], len(shingles))
 
 
-def minhash(text: str) -> list[int]:
-    """A MinHash signature of the text's word 5-shingles."""
-    return fingerprint(text).signature
-
-
 def lsh_bands(signature: list[int]) -> list[tuple[int, int]]:
     """(band, bucket) keys: two signatures that agree on every row of one band share that key."""
     rows = len(signature) // BANDS

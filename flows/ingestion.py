@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -156,13 +156,29 @@ def ingest_feed(
     fresh, report.seen_documents = new_entries(con, source, feed.entries)
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
         futures = [pool.submit(entry_document, source, entry, fetcher) for entry in fresh]
-        for entry, future in zip(fresh, futures, strict=True):
-            try:
-                store(con, future.result(), report)
-            except Exception as exc:  # one hostile entry must not stop the feed
-                where = entry.link or entry.guid or entry.title or source.url or source.name
-                record_failure(con, report, where, source.source_id, exc)
+        store_entries(con, source, fresh, futures, report)
     return report
+
+
+def store_entries(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    entries: list[FeedEntry],
+    jobs: list[Future[Document]],
+    report: IngestReport,
+) -> bool:
+    """Store each entry's document in feed order as its job finishes; a failure is recorded and the rest go on.
+
+    Returns whether any entry failed for a reason that may pass (so the feed should be read in full again)."""
+    retry_later = False
+    for entry, job in zip(entries, jobs, strict=True):
+        try:
+            store(con, job.result(), report)
+        except Exception as exc:  # one hostile entry must not stop the feed
+            retry_later = retry_later or isinstance(exc, TransientError)
+            where = entry.link or entry.guid or entry.title or source.url or source.name
+            record_failure(con, report, where, source.source_id, exc)
+    return retry_later
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -17,12 +17,19 @@ from itertools import zip_longest
 
 import duckdb
 
-from core.errors import TransientError
 from core.models import Document, Source
 from extract.feeds import FeedEntry, parse_feed
 from extract.fetch import FEED_CAP, Fetcher, FetchError, FetchResult, Gone, Validators
 from extract.schedule import ACTIVE_WINDOW, FeedState, after_failure, after_success, is_due, is_quiet
-from flows.ingestion import WORKERS, IngestReport, describe, entry_document, new_entries, record_failure, store
+from flows.ingestion import (
+    WORKERS,
+    IngestReport,
+    describe,
+    entry_document,
+    new_entries,
+    record_failure,
+    store_entries,
+)
 from store import documents as docstore
 from store import feeds as feedstore
 
@@ -108,14 +115,7 @@ def poll_sources(
 def _store_feed(
     con: duckdb.DuckDBPyConnection, feed: _Feed, jobs: list[Future[Document]], now: datetime, report: IngestReport
 ) -> None:
-    source = feed.source
-    retry_later = False
-    for entry, job in zip(feed.entries or [], jobs, strict=True):
-        try:
-            store(con, job.result(), report)
-        except Exception as exc:  # one hostile entry must not stop the feed
-            retry_later = retry_later or isinstance(exc, TransientError)
-            record_failure(con, report, entry.link or entry.guid or entry.title or source.url, source.source_id, exc)
+    retry_later = store_entries(con, feed.source, feed.entries or [], jobs, report)
     _succeed(con, feed, now, report, retry_later)
 
 
@@ -129,7 +129,8 @@ def _succeed(
     """
     assert feed.result is not None
     source, result = feed.source, feed.result
-    validators = feed.state if retry_later else result.validators
+    kept = Validators(feed.state.etag, feed.state.last_modified)
+    validators = kept if retry_later else result.validators
     if result.not_modified and not retry_later:
         fresh = result.validators
         validators = Validators(fresh.etag or feed.state.etag, fresh.last_modified or feed.state.last_modified)

@@ -114,6 +114,13 @@ def fetcher(**options: object) -> HttpFetcher:
     return HttpFetcher(**defaults)  # type: ignore[arg-type]
 
 
+def article_html(paragraph: str, times: int, head: str = "", title: str = "", lang: str = "") -> str:
+    """A page whose article repeats one paragraph: the main text the extractor should find."""
+    opening = f"<html lang='{lang}'>" if lang else "<html>"
+    heading = f"<h1>{title}</h1>" if title else ""
+    return f"{opening}<head>{head}</head><body><article>{heading}{paragraph * times}</article></body></html>"
+
+
 def page(handler: BaseHTTPRequestHandler) -> None:
     send(handler, 200, ARTICLE)
 
@@ -522,21 +529,19 @@ def test_truncated_feed_keeps_the_entries_before_the_cut(tmp_path: Path, server:
 
 
 def test_wrong_charsets_and_other_languages(tmp_path: Path, server: Server) -> None:
-    chinese = (
-        "<html><head><meta charset='gbk'><title>人工智能</title></head><body><article><h1>开源模型</h1>"
-        + ("<p>中国的人工智能公司正在把开源模型作为获取开发者的手段，这一策略正在改变全球竞争的格局。</p>" * 8)
-        + "</article></body></html>"
+    chinese = article_html(
+        "<p>中国的人工智能公司正在把开源模型作为获取开发者的手段，这一策略正在改变全球竞争的格局。</p>",
+        8,
+        head="<meta charset='gbk'><title>人工智能</title>",
+        title="开源模型",
     )
-    urdu = (
-        "<html lang='ur'><body><article><h1>مصنوعی ذہانت</h1>"
-        + ("<p>چین اور امریکہ کے درمیان مصنوعی ذہانت کی دوڑ میں اوپن سورس ماڈلز ایک اہم حکمت عملی بن گئے ہیں۔</p>" * 8)
-        + "</article></body></html>"
+    urdu = article_html(
+        "<p>چین اور امریکہ کے درمیان مصنوعی ذہانت کی دوڑ میں اوپن سورس ماڈلز ایک اہم حکمت عملی بن گئے ہیں۔</p>",
+        8,
+        title="مصنوعی ذہانت",
+        lang="ur",
     )
-    smart = (
-        "<html><body><article><h1>Quotes</h1>"
-        + "<p>\u201cChina\u2019s open models\u201d are cheap. " * 20
-        + "</p></article></body></html>"
-    )
+    smart = article_html("<p>\u201cChina\u2019s open models\u201d are cheap. ", 20, title="Quotes")
     items = item("zh", server.url("/zh")) + item("ur", server.url("/ur")) + item("w", server.url("/w1252"))
     server.routes.update(
         {
@@ -690,20 +695,21 @@ def test_dripping_headers_hit_the_deadline(server: Server) -> None:
 
 
 def test_page_charsets_from_meta_and_mislabelled_windows_1252(tmp_path: Path, server: Server) -> None:
-    gbk = (
-        "<html><head><meta charset='gbk'></head><body><article><h1>开源</h1>"
-        + "<p>中国的人工智能公司正在把开源模型作为获取开发者的手段，这一策略正在改变全球竞争的格局。</p>" * 8
-        + "</article></body></html>"
+    gbk = article_html(
+        "<p>中国的人工智能公司正在把开源模型作为获取开发者的手段，这一策略正在改变全球竞争的格局。</p>",
+        8,
+        head="<meta charset='gbk'>",
+        title="开源",
     )
-    big5 = (
-        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=big5"></head><body><article>'
-        + "<p>中國的人工智慧公司正在把開源模型作為吸引開發者的手段，這一策略正在改變全球競爭的格局。</p>" * 8
-        + "</article></body></html>"
+    big5 = article_html(
+        "<p>中國的人工智慧公司正在把開源模型作為吸引開發者的手段，這一策略正在改變全球競爭的格局。</p>",
+        8,
+        head='<meta http-equiv="Content-Type" content="text/html; charset=big5">',
     )
-    smart = (
-        "<html><body><article><h1>Quotes</h1>"
-        + "<p>\u201cChina\u2019s open models\u201d are cheap, and American developers use them widely. </p>" * 12
-        + "</article></body></html>"
+    smart = article_html(
+        "<p>\u201cChina\u2019s open models\u201d are cheap, and American developers use them widely. </p>",
+        12,
+        title="Quotes",
     )
     items = item("gbk", server.url("/gbk")) + item("big5", server.url("/big5")) + item("w", server.url("/w"))
     server.routes.update(

@@ -10,7 +10,7 @@ import pytest
 import sample
 from core.errors import PermanentError
 from extract.articles import extract_article
-from extract.dedupe import canonical_url, minhash, similarity
+from extract.dedupe import canonical_url, fingerprint, similarity
 from extract.feeds import parse_feed
 from extract.transcripts import detect_format, join_segments, parse_transcript
 
@@ -108,8 +108,8 @@ def test_canonical_urls_and_near_duplicates(shared: Path) -> None:
     text = (shared / "seeds/002_2a1162cb6719bb60.txt").read_text(encoding="utf-8")
     other = (shared / "seeds/000_ca840be5131ca0b3.txt").read_text(encoding="utf-8")
     syndicated = "Reprinted with permission.\n" + text.replace("Markets", "Technology")
-    assert similarity(minhash(text), minhash(syndicated)) > 0.9
-    assert similarity(minhash(text), minhash(other)) < 0.2
+    assert similarity(fingerprint(text).signature, fingerprint(syndicated).signature) > 0.9
+    assert similarity(fingerprint(text).signature, fingerprint(other).signature) < 0.2
 
 
 def test_syndicated_copies_with_extra_furniture_are_found_through_lsh() -> None:
