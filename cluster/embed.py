@@ -58,3 +58,14 @@ class Embedder:
         out = np.empty_like(vectors)
         out[order] = vectors
         return out.astype(np.float32)
+
+
+_SHARED: Embedder | None = None
+
+
+def shared_embedder() -> Embedder:
+    """One embedder per process, so the claims and themes stages load the model once."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = Embedder()
+    return _SHARED

@@ -20,7 +20,17 @@ from core.errors import UserError
 DEFAULT_DB = "undercurrent.duckdb"
 DEFAULT_OUTBOX = "outbox"
 ENV_PREFIX = "UNDERCURRENT_"
-_KEYS = ("db", "sources", "smtp_url", "mail_from", "outbox", "allow_private_networks")
+_KEYS = (
+    "db",
+    "sources",
+    "smtp_url",
+    "mail_from",
+    "outbox",
+    "allow_private_networks",
+    "llm_url",
+    "llm_model",
+    "llm_api_key",
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -43,6 +53,9 @@ class Settings:
     mail_from: str = "Undercurrent <digest@localhost>"
     outbox: Path = Path(DEFAULT_OUTBOX)
     allow_private_networks: bool | tuple[str, ...] = False  # or just these networks (CIDR)
+    llm_url: str | None = None  # OpenAI-compatible endpoint for the optional claim judge (off when unset)
+    llm_model: str | None = None
+    llm_api_key: Secret | None = field(default=None, repr=False)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI arguments win)."""
@@ -57,8 +70,17 @@ def _coerce(key: str, value: Any) -> Any:
         return Path(value).expanduser()
     if key == "sources":
         return Path(value).expanduser() if str(value).strip() else None
-    if key == "smtp_url":
+    if key in ("smtp_url", "llm_api_key"):
         return Secret(value) if value else None
+    if key == "llm_url":
+        text = str(value).strip()
+        if not text:
+            return None
+        if not text.startswith(("http://", "https://")):
+            raise UserError(f"llm_url must be an http(s) URL such as http://127.0.0.1:8000/v1, not {text!r}")
+        return text
+    if key == "llm_model":
+        return str(value).strip() or None
     if key == "allow_private_networks":
         if isinstance(value, bool | tuple):
             return value

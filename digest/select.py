@@ -26,6 +26,11 @@ class Candidate:
     source_key: str
     day: date | None
     ref: SourceRef
+    idea: str = ""  # the claim this one repeats word for word (its own id when original): counted once
+
+    @property
+    def idea_key(self) -> str:
+        return self.idea or self.claim_id
 
 
 @dataclass(frozen=True)
@@ -37,10 +42,11 @@ class ThemeInfo:
 
 def _theme_score(members: list[Candidate], info: ThemeInfo) -> float:
     new = [c for c in members if c.is_new]
+    ideas = len({c.idea_key for c in new})  # a repeated insight counts once
     sources = len({c.source_key for c in members})
     days = len({c.day for c in members if c.day})
     quality = max(c.score for c in new)
-    score = math.log1p(len(new)) * (1 + math.log1p(sources)) * (1 + 0.25 * math.log1p(days)) * quality
+    score = math.log1p(ideas) * (1 + math.log1p(sources)) * (1 + 0.25 * math.log1p(days)) * quality
     return score * (0.5 if info.recently_featured else 1.0)
 
 
@@ -59,7 +65,9 @@ def select_items(
             by_theme[c.theme_id].append(c)
     ranked = []
     for theme_id, members in by_theme.items():
-        fresh = [c for c in members if c.is_new and c.claim_id not in excluded_claims]
+        fresh = [
+            c for c in members if c.is_new and c.claim_id not in excluded_claims and c.idea_key not in excluded_claims
+        ]
         if not fresh:
             continue
         ranked.append((-_theme_score(members, themes[theme_id]), theme_id, members, fresh))
@@ -75,10 +83,14 @@ def select_items(
             if other.source_key not in seen_sources:
                 refs.append(other.ref)
                 seen_sources.add(other.source_key)
-        related = tuple(o.text for o in others if o.source_key != lead.source_key and o.text != lead.text)[:2]
+        related_ideas = {lead.idea_key: None}
+        for o in others:
+            if o.source_key != lead.source_key and o.text != lead.text and o.idea_key not in related_ideas:
+                related_ideas[o.idea_key] = o.text
+        related = tuple(t for t in related_ideas.values() if t is not None)[:2]
         sources = len({c.source_key for c in members})
         days = len({c.day for c in members if c.day})
-        new_count = len(fresh)
+        new_count = len({c.idea_key for c in fresh})
         new_sources = len({c.source_key for c in fresh})
         why = (
             f"{new_count} new claim{'s' if new_count != 1 else ''} on this theme since the last brief, "

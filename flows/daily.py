@@ -15,11 +15,12 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NONE
 
-from cluster.embed import Embedder
+from cluster.embed import shared_embedder
 from core.settings import Settings, load_settings
 from digest.delivery import Mailer, OutboxMailer, SmtpMailer
 from digest.render import Rendered
 from extract.fetch import HttpFetcher, MirrorFetcher
+from extract.llm import LlmJudge
 from flows import stages
 from flows.polling import poll_sources
 from flows.sourcesfile import load_sources_file
@@ -78,14 +79,23 @@ def ingest_task(paths: RunPaths, mirror: Mirror | None) -> dict[str, Any]:
 
 @task(cache_policy=NONE)
 def claims_task(paths: RunPaths, run_date: date) -> dict[str, int]:
-    with connect(paths.db) as con:
-        return stages.claims_stage(con, run_date)
+    settings = settings_for(paths)
+    llm = None
+    if settings.llm_url and settings.llm_model:
+        key = settings.llm_api_key.reveal() if settings.llm_api_key else None
+        llm = LlmJudge(settings.llm_url, settings.llm_model, key)
+    try:
+        with connect(paths.db) as con:
+            return stages.claims_stage(con, run_date, shared_embedder(), llm)
+    finally:
+        if llm is not None:
+            llm.close()
 
 
 @task(cache_policy=NONE)
 def themes_task(paths: RunPaths, run_date: date) -> dict[str, int]:
     with connect(paths.db) as con:
-        return stages.themes_stage(con, Embedder(), run_date)
+        return stages.themes_stage(con, shared_embedder(), run_date)
 
 
 @task(cache_policy=NONE)

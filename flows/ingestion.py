@@ -20,6 +20,7 @@ from extract.articles import ArticleText, extract_article
 from extract.documents import article_document, document_key, page_document, transcript_document
 from extract.feeds import FeedEntry, parse_feed
 from extract.fetch import FEED_CAP, PAGE_CAP, TRANSCRIPT_CAP, Fetcher
+from extract.plaintext import front_matter, front_matter_date, unwrap
 from extract.sources import source_id_for
 from extract.transcripts import detect_format, parse_transcript
 from store import documents as docstore
@@ -259,11 +260,16 @@ def _file_document(path: Path) -> Document:
             raise PermanentError("no main text found in the page")
         return page_document(source_id, None, page, extraction="file")
     if suffix in TEXT_SUFFIXES:
-        text = _read_text(path).strip()
+        meta, body = front_matter(_read_text(path))
+        text = unwrap(body).strip()
         if not text:
             raise PermanentError("file is empty")
-        title = text.splitlines()[0].lstrip("# ").strip()[:200]
-        return page_document(source_id, None, ArticleText(title, None, None, None, None, text), "file")
+        title = str(meta.get("title") or text.splitlines()[0].lstrip("# ")).strip()[:200]
+        published = front_matter_date(meta)
+        url = meta.get("source_url") or meta.get("ref") or meta.get("url")
+        url = url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+        page = ArticleText(title, None, published, None, None, text)
+        return page_document(source_id, url, page, "file")
     if suffix == ".pdf":
         raise PermanentError("PDF files are not supported; convert the transcript or article to text first")
     raise PermanentError(f"unsupported file type {suffix or '(none)'}")

@@ -15,12 +15,13 @@ from cluster.embed import Embedder
 from cluster.themes import ThemeOptions, plan
 from core.errors import PermanentError, TransientError
 from core.ids import text_hash
-from core.models import Digest, SegmentSpan
+from core.models import Claim, Digest, SegmentSpan
 from digest.delivery import DeliveryUncertain, Mailer
 from digest.mail import build_message
 from digest.render import Rendered, render
 from digest.select import select_items
-from extract.claims import extract_claims
+from extract.claims import LocalJudge, extract_claims
+from extract.llm import LlmJudge
 from store import claims as claimstore
 from store import digests as digeststore
 from store import documents as docstore
@@ -31,26 +32,48 @@ log = logging.getLogger("undercurrent.stages")
 DIGEST_TITLE = "Undercurrent daily brief"
 
 
-def claims_stage(con: duckdb.DuckDBPyConnection, run_date: date) -> dict[str, int]:
+def claims_stage(
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    embedder: Embedder | None = None,
+    llm: LlmJudge | None = None,
+) -> dict[str, int]:
     """Extract claims from every unprocessed document.
 
-    Near-duplicate copies yield none of their own; documents not in English are marked processed without
-    claims (the extractor reads English for now) and counted.
+    The local classifier judges candidates (with sentence vectors when an embedder is given, cached like claim
+    vectors); with ``llm`` set the language model judges instead, and a document it fails on falls back to the
+    local classifier. Near-duplicate copies yield no claims of their own; documents not in English are marked
+    processed without claims (the extractor reads English for now) and counted.
     """
-    documents = claims = other_language = 0
-    for document_id, text, is_canonical, language in docstore.unprocessed_documents(con):
+    local = LocalJudge(embed=(lambda texts: vectors_for(con, embedder, list(texts))) if embedder else None)
+    documents = claims = other_language = fallbacks = 0
+    for document_id, text, is_canonical, language, kind in docstore.unprocessed_documents(con):
         english = language in (None, "en")
         other_language += not english
-        spans = tuple(SegmentSpan(*row) for row in docstore.segments_of(con, document_id))
-        found = extract_claims(document_id, text, spans) if is_canonical and english else []
-        claimstore.save_claims(con, document_id, found, run_date)
+        found: list[Claim] = []
+        extractor = "local"
+        if is_canonical and english:
+            spans = tuple(SegmentSpan(*row) for row in docstore.segments_of(con, document_id))
+            try:
+                if llm is not None:
+                    found, extractor = extract_claims(document_id, text, spans, kind, llm), llm.name
+                else:
+                    found = extract_claims(document_id, text, spans, kind, local)
+            except TransientError as exc:
+                fallbacks += 1
+                log.warning("claims of %s: %s; the local classifier decided instead", document_id, exc)
+                found = extract_claims(document_id, text, spans, kind, local)
+        claimstore.save_claims(con, document_id, found, run_date, extractor)
         documents += 1
         claims += len(found)
-    return {
+    counts = {
         "documents_processed": documents,
         "claims_extracted": claims,
         "documents_skipped_not_english": other_language,
     }
+    if llm is not None:
+        counts["claims_llm_fallbacks"] = fallbacks
+    return counts
 
 
 def vectors_for(con: duckdb.DuckDBPyConnection, embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -85,13 +108,15 @@ def themes_stage(
         pairs = [(pending[i][0], targets[t], sim) for i, (t, sim) in sorted(result.assignments.items())]
         themestore.assign_claims(con, pairs, run_date)
         themestore.mark_considered(con, [claim_id for claim_id, _ in pending], run_date)
-        if pairs:
+        repeats = themestore.adopt_linked(con, run_date)
+        if pairs or repeats:
             _relabel(con)
     joined = sum(1 for t, _ in result.assignments.values() if t < len(theme_ids))
     return {
         "claims_joined": joined,
         "themes_created": len(result.new_centroids),
         "claims_unthemed": len(pending) - len(result.assignments),
+        "claim_repeats_themed": repeats,
     }
 
 

@@ -44,7 +44,7 @@ def candidates(con: duckdb.DuckDBPyConnection, day: date, since: datetime | None
                          AND isfinite(c.start_seconds) AND c.start_seconds >= 0
                     THEN split_part(d.audio_url, '#', 1) || '#t=' || CAST(floor(c.start_seconds) AS BIGINT)
                     ELSE coalesce(d.url, d.audio_url) END,
-               d.kind, c.speaker, c.start_seconds
+               d.kind, c.speaker, c.start_seconds, coalesce(c.same_as, c.claim_id)
         FROM claims c JOIN claim_themes t USING (claim_id) JOIN documents d USING (document_id)
         LEFT JOIN sources s USING (source_id)
         WHERE d.processed_for <= ?
@@ -65,6 +65,7 @@ def candidates(con: duckdb.DuckDBPyConnection, day: date, since: datetime | None
             ref=SourceRef(
                 outlet=r[8], title=r[9], url=r[10], published=r[7], kind=r[11], speaker=r[12], start_seconds=r[13]
             ),
+            idea=r[14],
         )
         for r in rows
     ]

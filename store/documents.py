@@ -138,13 +138,13 @@ def record_ingest_error(con: duckdb.DuckDBPyConnection, url: str, source_id: str
     )
 
 
-def unprocessed_documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, bool, str | None]]:
-    """(document_id, text, is_canonical, language) of documents whose claims have not been extracted yet."""
+def unprocessed_documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, bool, str | None, str]]:
+    """(document_id, text, is_canonical, language, kind) of documents whose claims have not been extracted yet."""
     rows = con.execute(
-        "SELECT document_id, text, canonical_id IS NULL, language FROM documents WHERE processed_for IS NULL "
+        "SELECT document_id, text, canonical_id IS NULL, language, kind FROM documents WHERE processed_for IS NULL "
         "ORDER BY document_id"
     ).fetchall()
-    return [(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+    return [(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
 
 
 def segments_of(

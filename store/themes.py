@@ -16,10 +16,24 @@ def unthemed_claims(con: duckdb.DuckDBPyConnection, run_date: date, retry_days: 
     """
     return con.execute(
         "SELECT c.claim_id, c.text FROM claims c LEFT JOIN claim_themes t USING (claim_id) "
-        "WHERE t.claim_id IS NULL AND (c.themed_on IS NULL OR (c.themed_on < $day AND c.themed_on >= $day - $days)) "
+        "WHERE t.claim_id IS NULL AND c.same_as IS NULL "
+        "AND (c.themed_on IS NULL OR (c.themed_on < $day AND c.themed_on >= $day - $days)) "
         "ORDER BY c.claim_id",
         {"day": run_date, "days": retry_days},
     ).fetchall()
+
+
+def adopt_linked(con: duckdb.DuckDBPyConnection, run_date: date) -> int:
+    """Claims that repeat an earlier claim word for word join its theme; returns how many joined."""
+    rows = con.execute(
+        "INSERT INTO claim_themes (claim_id, theme_id, similarity, assigned_on) "
+        "SELECT c.claim_id, t.theme_id, t.similarity, $day FROM claims c JOIN claim_themes t ON t.claim_id = c.same_as "
+        "WHERE c.same_as IS NOT NULL AND c.claim_id NOT IN (SELECT claim_id FROM claim_themes) "
+        "ON CONFLICT DO NOTHING RETURNING claim_id",
+        {"day": run_date},
+    ).fetchall()
+    con.execute("UPDATE claims SET themed_on = $day WHERE same_as IS NOT NULL AND themed_on IS NULL", {"day": run_date})
+    return len(rows)
 
 
 def mark_considered(con: duckdb.DuckDBPyConnection, claim_ids: list[str], run_date: date) -> None:
@@ -58,7 +72,7 @@ def theme_members(con: duckdb.DuckDBPyConnection) -> dict[int, list[tuple[str, s
     """theme_id -> [(claim_id, text)] for every theme, claims in claim_id order."""
     rows = con.execute(
         "SELECT t.theme_id, c.claim_id, c.text FROM claim_themes t JOIN claims c USING (claim_id) "
-        "ORDER BY t.theme_id, c.claim_id"
+        "WHERE c.same_as IS NULL ORDER BY t.theme_id, c.claim_id"
     ).fetchall()
     members: dict[int, list[tuple[str, str]]] = {}
     for theme_id, claim_id, text in rows:

@@ -96,8 +96,9 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
 def test_claim_types_and_actor_lists_round_trip(tmp_path: Path) -> None:
     con = open_db(tmp_path / "types.duckdb")
     con.execute(
-        "INSERT INTO claims VALUES ('c1', 'd1', 0, 't', 'q', 0, 1, 12.5, 'Ann', ['CN', 'US'], ['DeepSeek'], "
-        "'thesis', false, 0.9, NULL)"
+        "INSERT INTO claims (claim_id, document_id, seq, text, quote, start_char, end_char, start_seconds, speaker, "
+        "actors, entities, claim_type, hedged, score) VALUES ('c1', 'd1', 0, 't', 'q', 0, 1, 12.5, 'Ann', "
+        "['CN', 'US'], ['DeepSeek'], 'thesis', false, 0.9)"
     )
     actors, seconds = con.execute("SELECT actors, start_seconds FROM claims").fetchone()
     assert actors == ["CN", "US"] and seconds == 12.5

@@ -1,0 +1,349 @@
+"""Claim extraction: train the shipped classifier, measure it on the dev split, and time it.
+
+Run from the repository root (the labelled corpus sentences read their text from ../shared):
+
+    .venv/bin/python bench/claims.py eval            # precision, recall, F1, actor and type accuracy on dev
+    .venv/bin/python bench/claims.py speed           # sentences/s of the extractor on one core, embedding excluded
+    .venv/bin/python bench/claims.py train           # retrain extract/claim_weights.json from the train split
+
+``eval`` prints the figures for the full head (lexical features + embedding, what runs use) and for the lexical
+head alone, overall and per part of the set (documents written by the project, real corpus documents).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from bench.claimset import LABELS, LabelledDocument, load, sentence_key  # noqa: E402
+from extract.claim_features import DIMENSIONS, Candidate, hashed_features  # noqa: E402
+from extract.claim_model import CLAIM_TYPES, WEIGHTS_FILE, ClaimModel, default_model, model_from_dict  # noqa: E402
+from extract.claims import Judgement, LocalJudge, candidates_of, decide, resolve_actors  # noqa: E402
+
+WEIGHTS = ROOT / "extract" / WEIGHTS_FILE
+EMBEDDING_SCALE = 4.0
+C_GRID = (0.3, 1.0, 3.0, 10.0)
+FOLDS = 5
+
+
+def labels_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(LABELS.rglob("*.jsonl")):
+        digest.update(path.relative_to(LABELS).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Example:
+    doc: str
+    candidate: Candidate
+    claim: bool
+    claim_type: str | None
+
+
+def examples(docs: Sequence[LabelledDocument]) -> list[Example]:
+    """The labelled sentences the gate lets through (the others can never be claims)."""
+    out = []
+    for doc in docs:
+        sentences, _, candidates = candidates_of(doc.text, doc.kind)
+        seen: set[str] = set()
+        for sentence, candidate in zip(sentences, candidates, strict=True):
+            key = sentence_key(sentence.text)
+            label = doc.labels.get(key)
+            if label is None or candidate is None or key in seen:
+                continue
+            seen.add(key)
+            out.append(Example(doc.doc, candidate, label.claim, label.claim_type))
+    return out
+
+
+def embedder_encode():  # the real model, loaded once
+    from cluster.embed import Embedder
+
+    embedder = Embedder()
+    return embedder.encode
+
+
+def _matrix(rows: Sequence[dict[int, float]]):
+    from scipy.sparse import csr_matrix
+
+    data, indices, indptr = [], [], [0]
+    for row in rows:
+        for index in sorted(row):
+            indices.append(index)
+            data.append(row[index])
+        indptr.append(len(indices))
+    return csr_matrix((data, indices, indptr), shape=(len(rows), DIMENSIONS), dtype=np.float64)
+
+
+def _fit(x, y, c: float):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=0).fit(x, y)
+
+
+def _best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """The threshold with the best F1 on out-of-fold probabilities (ties: the higher threshold)."""
+    best = (0.5, -1.0)
+    for t in np.round(np.arange(0.2, 0.81, 0.01), 2):
+        pred = p >= t
+        tp = float(np.sum(pred & y))
+        precision = tp / max(float(np.sum(pred)), 1.0)
+        recall = tp / max(float(np.sum(y)), 1.0)
+        f1 = 2 * precision * recall / max(precision + recall, 1e-9)
+        if f1 >= best[1]:
+            best = (float(t), f1)
+    return best
+
+
+def _cross_validate(x, y: np.ndarray, groups: list[str], c: float) -> np.ndarray:
+    """Out-of-fold probabilities, folds by document."""
+    docs = sorted(set(groups))
+    fold_of = {d: int(hashlib.sha1(d.encode()).hexdigest(), 16) % FOLDS for d in docs}
+    folds = np.array([fold_of[g] for g in groups])
+    p = np.zeros(len(y))
+    for k in range(FOLDS):
+        test = folds == k
+        if test.any() and (~test).any():
+            p[test] = _fit(x[~test], y[~test], c).predict_proba(x[test])[:, 1]
+    return p
+
+
+def _head(x, y, groups, name: str) -> tuple[dict, float]:
+    scores = []
+    for c in C_GRID:
+        threshold, f1 = _best_threshold(y, _cross_validate(x, y, groups, c))
+        scores.append((f1, c, threshold))
+        print(f"  {name}: C={c:<5} cross-validated F1 {f1:.3f} at threshold {threshold:.2f}")
+    f1, c, threshold = max(scores)
+    model = _fit(x, y, c)
+    weights = model.coef_[0]
+    lexical = {str(i): round(float(weights[i]), 5) for i in np.nonzero(weights[:DIMENSIONS])[0]}
+    head = {"bias": round(float(model.intercept_[0]), 5), "lexical": lexical, "threshold": threshold, "C": c}
+    if x.shape[1] > DIMENSIONS:
+        head["embedding"] = [round(float(w), 5) for w in weights[DIMENSIONS:]]
+    return head, f1
+
+
+def train() -> None:
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.linear_model import LogisticRegression
+
+    docs = load("train")
+    rows = examples(docs)
+    print(
+        f"train: {len(docs)} documents, {sum(len(d.labels) for d in docs)} labelled sentences, "
+        f"{len(rows)} candidates, {sum(r.claim for r in rows)} claims"
+    )
+    features = [hashed_features(r.candidate) for r in rows]
+    x_lex = _matrix(features)
+    vectors = embedder_encode()([r.candidate.text for r in rows])
+    x_full = hstack([x_lex, csr_matrix(vectors.astype(np.float64) * EMBEDDING_SCALE)]).tocsr()
+    y = np.array([r.claim for r in rows])
+    groups = [r.doc for r in rows]
+    full, _ = _head(x_full, y, groups, "full")
+    lexical, _ = _head(x_lex, y, groups, "lexical")
+
+    typed = [i for i, r in enumerate(rows) if r.claim]
+    types = LogisticRegression(C=1.0, max_iter=2000, random_state=0).fit(
+        x_lex[typed], [rows[i].claim_type for i in typed]
+    )
+    classes = [str(c) for c in types.classes_]
+    assert set(classes) <= set(CLAIM_TYPES), classes
+    used = np.nonzero(np.any(types.coef_ != 0, axis=0))[0]
+    data = {
+        "labels_digest": labels_digest(),
+        "embedding_model": "all-MiniLM-L6-v2",
+        "embedding_scale": EMBEDDING_SCALE,
+        "claim": {"full": full, "lexical": lexical},
+        "type": {
+            "classes": classes,
+            "bias": [round(float(b), 5) for b in types.intercept_],
+            "lexical": {str(i): [round(float(w), 5) for w in types.coef_[:, i]] for i in used},
+        },
+    }
+    WEIGHTS.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
+    print(f"wrote {WEIGHTS.relative_to(ROOT)} ({WEIGHTS.stat().st_size // 1024} KiB)")
+
+
+@dataclass
+class Scores:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+    actors_right: int = 0
+    types_right: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / max(self.tp + self.fp, 1)
+
+    @property
+    def recall(self) -> float:
+        return self.tp / max(self.tp + self.fn, 1)
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / max(p + r, 1e-9)
+
+    @property
+    def sentences(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name:<22} sentences {self.sentences:5}  claims {self.tp + self.fn:4}  precision {self.precision:.3f}"
+            f"  recall {self.recall:.3f}  F1 {self.f1:.3f}  actor acc {self.actors_right / max(self.tp, 1):.3f}"
+            f"  type acc {self.types_right / max(self.tp, 1):.3f}"
+        )
+
+
+@dataclass
+class Error:
+    doc: str
+    kind: str  # fp | fn
+    text: str
+    score: float | None
+
+
+def evaluate(docs: Sequence[LabelledDocument], judge: LocalJudge, errors: list[Error] | None = None) -> Scores:
+    """Sentence-level scores of ``decide`` against the labels."""
+    scores = Scores()
+    for doc in docs:
+        seen: set[str] = set()
+        for decision in decide(doc.text, doc.kind, judge):
+            key = sentence_key(decision.sentence.text)
+            label = doc.labels.get(key)
+            if label is None or key in seen:
+                continue
+            seen.add(key)
+            predicted = decision.accepted
+            actors: tuple[str, ...] = ()
+            if predicted and decision.candidate is not None and decision.judgement is not None:
+                actors = resolve_actors(decision.candidate, decision.judgement)
+                predicted = bool(actors)
+            if predicted and label.claim:
+                scores.tp += 1
+                scores.actors_right += actors == label.actors
+                scores.types_right += (
+                    decision.judgement is not None and decision.judgement.claim_type == label.claim_type
+                )
+            elif predicted:
+                scores.fp += 1
+            elif label.claim:
+                scores.fn += 1
+            else:
+                scores.tn += 1
+            if errors is not None and predicted != label.claim:
+                score = decision.judgement.score if decision.judgement else None
+                errors.append(Error(doc.doc, "fp" if predicted else "fn", decision.sentence.text, score))
+    return scores
+
+
+class CachedEncode:
+    """Embeddings computed once per text for the whole evaluation."""
+
+    def __init__(self) -> None:
+        self.encode = embedder_encode()
+        self.cache: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = sorted({t for t in texts if t not in self.cache})
+        if missing:
+            for text, vector in zip(missing, self.encode(missing), strict=True):
+                self.cache[text] = vector
+        return np.stack([self.cache[t] for t in texts])
+
+
+def eval_report(model: ClaimModel | None = None, show_errors: bool = False) -> dict[str, Scores]:
+    model = model or default_model()
+    docs = load("dev")
+    encode = CachedEncode()
+    written = [d for d in docs if "/" not in d.doc]
+    corpus = [d for d in docs if "/" in d.doc]
+    print(
+        f"dev split: {len(docs)} documents ({len(written)} written, {len(corpus)} corpus), "
+        f"{sum(len(d.labels) for d in docs)} labelled sentences, "
+        f"{sum(lab.claim for d in docs for lab in d.labels.values())} claims"
+    )
+    results = {}
+    for head, judge in (("full", LocalJudge(model, encode)), ("lexical", LocalJudge(model, None))):
+        errors: list[Error] = []
+        results[head] = evaluate(docs, judge, errors)
+        print(results[head].line(f"{head}: all"))
+        print(evaluate(written, judge).line(f"{head}: written"))
+        print(evaluate(corpus, judge).line(f"{head}: corpus"))
+        if show_errors and head == "full":
+            for e in errors:
+                print(f"  {e.kind} {e.score if e.score is not None else '-':>6} {e.doc[:30]:30} {e.text[:150]}")
+    return results
+
+
+def speed(repeat: int) -> None:
+    """Sentences/s of ``decide`` over every labelled document, vectors precomputed (embedding excluded)."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    docs = load()
+    encode = CachedEncode()
+    for doc in docs:  # warm the vector cache so that timing excludes the model
+        decide(doc.text, doc.kind, LocalJudge(None, encode))
+    sentences = sum(len(decide(d.text, d.kind, Judgement_free())) for d in docs)
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for doc in docs:
+            decide(doc.text, doc.kind, LocalJudge(None, encode))
+        runs.append(time.perf_counter() - start)
+    median = statistics.median(runs)
+    print(
+        f"{sentences} sentences in {len(docs)} documents: median {median:.3f} s over {repeat} runs "
+        f"-> {sentences / median:,.0f} sentences/s (one core, embeddings cached)"
+    )
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for doc in docs:
+            decide(doc.text, doc.kind, LocalJudge(None, None))
+        runs.append(time.perf_counter() - start)
+    median = statistics.median(runs)
+    print(f"lexical head only: median {median:.3f} s -> {sentences / median:,.0f} sentences/s")
+
+
+class Judgement_free:
+    def judge(self, candidates: Sequence[Candidate]) -> list[Judgement]:
+        return [Judgement(False, 0.0) for _ in candidates]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("train", "eval", "speed"))
+    parser.add_argument("--errors", action="store_true", help="eval: list the dev sentences it gets wrong")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    if args.command == "train":
+        train()
+    elif args.command == "eval":
+        model = model_from_dict(json.loads(WEIGHTS.read_text(encoding="utf-8")))
+        eval_report(model, args.errors)
+    else:
+        speed(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
