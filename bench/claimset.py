@@ -2,7 +2,7 @@
 
 Two files in ``labels/claims/``:
 
-- ``written.jsonl``: documents written by the project in the style of real coverage, one per line:
+- ``written*.jsonl``: documents written by the project in the style of real coverage, one per line:
   ``{"doc", "split", "kind", "paragraphs": [[{"s": sentence, "claim": bool, "actors": [...], "type": ...}]]}``.
   A document's text is its paragraphs, sentences joined by a space and paragraphs by a newline.
 - ``corpus/*.jsonl``: labels for sentences of the real documents in ``../shared`` (the text stays there), one per
@@ -66,7 +66,7 @@ def _label(item: dict) -> Label:
 def corpus_text(path: Path) -> tuple[str, str]:
     """(kind, text) of a shared corpus file as the ingest path reads it."""
     raw = path.read_bytes().decode("utf-8-sig", errors="replace")
-    if ".transcript" in path.name.lower():
+    if ".transcript" in path.name.lower() or path.suffix.lower() in (".vtt", ".srt", ".json", ".html"):
         fmt = detect_format(path.name.lower(), None, raw)
         text, _ = join_segments(parse_transcript(raw, fmt))
         return "transcript", text
@@ -104,9 +104,18 @@ def corpus_documents(path: Path = LABELS / "corpus", shared: Path = SHARED) -> I
     yield from by_file.values()
 
 
+def written_files() -> list[Path]:
+    return sorted(LABELS.glob("written*.jsonl"))
+
+
+def label_files() -> list[Path]:
+    """Every file of the labelled set (what the shipped weights were trained from)."""
+    return [*written_files(), *sorted((LABELS / "corpus").glob("*.jsonl"))]
+
+
 def load(split: str | None = None, shared: Path = SHARED) -> list[LabelledDocument]:
-    written = LABELS / "written.jsonl"
-    docs = [*(written_documents(written) if written.exists() else ()), *corpus_documents(shared=shared)]
+    written = [doc for path in written_files() for doc in written_documents(path)]
+    docs = [*written, *corpus_documents(shared=shared)]
     return [d for d in docs if split is None or d.split == split]
 
 

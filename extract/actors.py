@@ -32,10 +32,10 @@ _ENTRIES: list[tuple[str, str, str]] = [
     (r"Washington|White House|Congress|Commerce Department|Department of Commerce|Pentagon", "US government", US),
     (r"Trump administration|Biden administration|Trump|Biden", "US government", US),
     (r"Silicon Valley", "Silicon Valley", US),
-    (r"Open ?AI|Chat ?GPT|GPT-?\d\w*|o1|o3", "OpenAI", US),
+    (r"Open ?AI|Chat ?GPT|GPT(?:-?\d\w*)?|(?-i:o1|o3)", "OpenAI", US),
     (r"Anthropic|Claude", "Anthropic", US),
     (r"Google|Gemini|DeepMind|Alphabet", "Google", US),
-    (r"(?-i:Meta)|Llama", "Meta", US),
+    (r"(?-i:Meta)|Llama[- ]?\d*(?:\.\d)?", "Meta", US),
     (r"Microsoft", "Microsoft", US),
     (r"Nvidia|NVIDIA|H20|H100|H200|H800|A100|A800|Blackwell|CUDA|NCCL", "Nvidia", US),
     (r"(?-i:AMD)", "AMD", US),
@@ -48,7 +48,10 @@ _ENTRIES: list[tuple[str, str, str]] = [
         "US government",
         US,
     ),
-    (r"Oracle|CoreWeave|Micron|Qualcomm|Broadcom|Cerebras|Groq|Perplexity|Scale AI|Palantir", "US industry", US),
+    (r"Oracle|CoreWeave|Micron|Qualcomm|Broadcom|Cerebras|Groq|Perplexity|Scale AI|Palantir"
+     r"|Character[. ]?AI", "US industry", US),
+    (r"Executive Order|Attorney General|Office of Management and Budget|Federal (?:government|agencies|procurement)"
+     r"|Secretary of (?:Commerce|State|Energy|Defense|War)|(?-i:AI Action Plan)", "US government", US),
     (r"(?-i:TSMC)|Taiwan Semiconductor", "TSMC", ""),
 ]
 # People: (pattern, entity, actor); a person who only speaks in a sentence ("X says ...") is its source,

@@ -5,8 +5,9 @@ The path for every document:
 1. split into sentences with character offsets (``extract/sentences.py``);
 2. find the actors each sentence names with the gazetteer (``extract/actors.py``);
 3. keep as *candidates* the sentences that could be about a Chinese or US actor: one is named in the
-   sentence, or in the sentence before (for "This approach ..."), or the document speaks as that actor
-   ("we" in a White House text). Nothing else can become a claim, so the rest costs nothing more;
+   sentence, or in the sentence before (for "This approach ..."), or the whole document speaks for or about
+   one actor (a White House fact sheet: "The Order directs ..."). Nothing else can become a claim, so the
+   rest costs nothing more;
 4. a *judge* decides each candidate: by default the local classifier (``extract/claim_model.py``) over
    hashed lexical features and, when the caller supplies vectors, the sentence embedding; optionally a
    language model behind the same interface (``extract/llm.py``). Questions and page furniture are refused
@@ -30,7 +31,7 @@ import numpy as np
 from core.ids import stable_id
 from core.models import Claim, SegmentSpan
 from extract.actors import Mention, actors_of, entities_of, find_mentions
-from extract.claim_features import ANAPHORA, BOILERPLATE, WE_VOICE, Candidate, hashed_features
+from extract.claim_features import ANAPHORA, FURNITURE, Candidate, hashed_features
 from extract.claim_model import ClaimModel, default_model
 from extract.sentences import Sentence, split_sentences
 
@@ -43,6 +44,10 @@ _HEDGES = re.compile(
     r"\b(?:may|might|could|perhaps|possibly|likely|unlikely|appears?|seems?|suggests?|arguably"
     r"|probably|potentially|I think|I believe|reportedly|allegedly)\b",
     re.IGNORECASE,
+)
+_RECOMMENDATION = re.compile(r"\b(?:should|must|ought to|needs? to|has to|have to)\b", re.IGNORECASE)
+_FORECAST = re.compile(
+    r"\b(?:will|won't|is going to|are going to|is set to|are set to|expected to|on track to|by 20\d\d)\b", re.IGNORECASE
 )
 _MARKUP = re.compile(r"^\s*(?:[-*+>#]+|\d+[.)])\s+|\*\*|__|(?<!\w)_(?=\w)|(?<=\w)_(?!\w)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -77,7 +82,7 @@ class LocalJudge:
         for i, candidate in enumerate(candidates):
             features = hashed_features(candidate)
             p, accepted = self.model.claim_probability(features, None if vectors is None else vectors[i])
-            kind = self.model.claim_type(features) if accepted else None
+            kind = claim_type_of(candidate.text, self.model, features) if accepted else None
             out.append(Judgement(accepted, round(p, 4), kind))
         return out
 
@@ -96,8 +101,17 @@ class Decision:
         return self.judgement is not None and self.judgement.claim and self.refused is None
 
 
+def claim_type_of(text: str, model: ClaimModel, features: dict[int, float]) -> str:
+    """Modal cues decide first (a "should" is a recommendation, a "will" a forecast); the model decides the rest."""
+    if _RECOMMENDATION.search(text):
+        return "recommendation"
+    if _FORECAST.search(text):
+        return "forecast"
+    return model.claim_type(features)
+
+
 def is_boilerplate(sentence: str) -> bool:
-    return bool(BOILERPLATE.search(sentence))
+    return bool(FURNITURE.search(sentence))
 
 
 def is_question(sentence: str) -> bool:
@@ -134,9 +148,12 @@ def candidates_of(text: str, kind: str) -> tuple[list[Sentence], list[list[Menti
         before = sentences[i - 1].text if i else ""
         before_mentions = mentions[i - 1] if i else []
         named = any(m.actor for m in mentions[i])
-        reachable = named or any(m.actor for m in before_mentions) or (voice and WE_VOICE.search(sentence.text))
+        reachable = named or any(m.actor for m in before_mentions) or voice is not None
         if MIN_WORDS <= words <= MAX_WORDS and reachable:
-            out.append(Candidate(sentence.text, mentions[i], before, before_mentions, voice, kind))
+            referent: list[Mention] = []
+            if ANAPHORA.match(sentence.text):
+                referent = next((mentions[j] for j in range(i - 1, max(i - 4, -1), -1) if mentions[j]), [])
+            out.append(Candidate(sentence.text, mentions[i], before, before_mentions, voice, kind, referent))
         else:
             out.append(None)
     return sentences, mentions, out
@@ -160,11 +177,12 @@ def decide(text: str, kind: str = "article", judge: Judge | None = None) -> list
 
 def resolve_actors(candidate: Candidate, judgement: Judgement) -> tuple[str, ...]:
     """The judge's actors if it gave any; else the named subjects (with the referent before, for an anaphoric
-    opener), else the referent before, else the document's voice."""
+    opener: the sentence before, or the nearest of the three before that names an actor), else the referent
+    before, else the document's voice."""
     if judgement.actors:
         return judgement.actors
     direct = set(actors_of(list(candidate.mentions)))
-    before = set(actors_of(list(candidate.context_mentions)))
+    before = set(actors_of(list(candidate.context_mentions) or list(candidate.referent_mentions)))
     if direct:
         return tuple(sorted(direct | before)) if ANAPHORA.match(candidate.text) else tuple(sorted(direct))
     if before:
@@ -209,7 +227,9 @@ def extract_claims(
                 claims.pop(last_single.pop(i - 1))
         quote = text[start : sentence.end]
         span = _span_at(spans, starts, sentence.start) if spans else None
-        claim_type = judgement.claim_type or default_model().claim_type(hashed_features(candidate))
+        claim_type = judgement.claim_type or claim_type_of(
+            candidate.text, default_model(), hashed_features(candidate)
+        )
         if start == sentence.start:
             last_single[i] = len(claims)
         claims.append(

@@ -17,6 +17,7 @@ import yaml
 _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _BLOCK_START = re.compile(r"^\s*(?:[-*+•]\s|\d+[.)]\s|#|>|\||```|---|\*\*\*)")
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"'”’)\]*_]*$")
+_ENDS_ABBREVIATION = re.compile(r"(?:\b(?:[A-Z]\.){2,}|\b(?:Mr|Mrs|Ms|Dr|St|No|Sen|Rep|Gov|Gen|Jr|Sr|vs)\.)$")
 _WRAP_MIN = 40  # lines shorter than this end where they end (titles, datelines, signatures)
 _WRAP_MAX = 100  # a wrapped document has no line longer than this, or almost none
 
@@ -55,7 +56,7 @@ def front_matter_date(meta: dict[str, Any]) -> datetime | None:
 def is_hard_wrapped(lines: list[str]) -> bool:
     """Most long lines stop near one width: the text was wrapped, not written a paragraph per line."""
     long = [len(line.rstrip()) for line in lines if len(line.strip()) >= _WRAP_MIN]
-    if len(long) < 5:
+    if len(long) < 3:
         return False
     return sum(n <= _WRAP_MAX for n in long) / len(long) >= 0.9
 
@@ -75,7 +76,7 @@ def unwrap(text: str) -> str:
             and not previous.lstrip().startswith("#")
             and not _BLOCK_START.match(stripped)
             and not line.endswith(("  ", "\\"))  # a markdown hard break
-            and not _ENDS_SENTENCE.search(previous)
+            and (not _ENDS_SENTENCE.search(previous) or _ENDS_ABBREVIATION.search(previous))
             and (len(previous) >= _WRAP_MIN or stripped[:1].islower())
         )
         if joinable:

@@ -44,7 +44,7 @@ _ABBREVIATIONS = {
     "est",
 }
 _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_LAST_WORD = re.compile(r"(?<![A-Za-z0-9])([A-Za-z.]+)[.!?…]+[\"'”’)\]]*\s+$")
+_LAST_WORD = re.compile(r"(?<![A-Za-z0-9'’])([A-Za-z.]+)[.!?…]+[\"'”’)\]]*\s+$")
 _INITIALISM = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")
 
 
