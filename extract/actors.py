@@ -12,7 +12,8 @@ US = "US"
 _ENTRIES: list[tuple[str, str, str]] = [
     (
         r"Ministry of Industry and Information Technology|(?-i:MIIT)|Cyberspace Administration|(?-i:CAC)"
-        r"|State Council|Communist Party|(?-i:CCP|CPC)|Made in China 2025|Li Qiang|Zhongguancun",
+        r"|State Council|Communist Party|(?-i:CCP|CPC)|Made in China 2025|Li Qiang|Zhongguancun|(?-i:MOFCOM|NDRC)"
+        r"|Ministry of (?:Commerce|Foreign Affairs|Science and Technology)|National Development and Reform Commission",
         "Chinese government",
         CN,
     ),
@@ -48,10 +49,18 @@ _ENTRIES: list[tuple[str, str, str]] = [
         "US government",
         US,
     ),
-    (r"Oracle|CoreWeave|Micron|Qualcomm|Broadcom|Cerebras|Groq|Perplexity|Scale AI|Palantir"
-     r"|Character[. ]?AI", "US industry", US),
-    (r"Executive Order|Attorney General|Office of Management and Budget|Federal (?:government|agencies|procurement)"
-     r"|Secretary of (?:Commerce|State|Energy|Defense|War)|(?-i:AI Action Plan)", "US government", US),
+    (
+        r"Oracle|CoreWeave|Micron|Qualcomm|Broadcom|Cerebras|Groq|Perplexity|Scale AI|Palantir"
+        r"|Character[. ]?AI",
+        "US industry",
+        US,
+    ),
+    (
+        r"Executive Order|Attorney General|Office of Management and Budget|Federal (?:government|agencies|procurement)"
+        r"|Secretary of (?:Commerce|State|Energy|Defense|War)|(?-i:AI Action Plan)",
+        "US government",
+        US,
+    ),
     (r"(?-i:TSMC)|Taiwan Semiconductor", "TSMC", ""),
 ]
 # People: (pattern, entity, actor); a person who only speaks in a sentence ("X says ...") is its source,

@@ -3,8 +3,8 @@
 ``claim_weights.json`` is written by ``bench/claims.py train`` from the labelled set in ``labels/claims/``
 (train split only) and shipped with the package. It holds two logistic-regression heads for claim / not claim:
 ``full`` (hashed lexical features plus the sentence embedding) and ``lexical`` (the same without the embedding,
-used when no embedding model is at hand), each with its decision threshold; and a multinomial head for the
-claim type over the lexical features.
+used when no embedding model is at hand), each with a decision threshold per document kind; and a multinomial
+head for the claim type over the lexical features.
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ CLAIM_TYPES = ("fact", "forecast", "recommendation", "thesis")
 class Head:
     bias: float
     lexical: dict[int, float]
-    embedding: np.ndarray | None  # weights for the (scaled) embedding, or None for the lexical head
-    threshold: float
+    embedding: np.ndarray | None  # weights for the embedding, or None for the lexical head
+    thresholds: dict[str, float]  # decision threshold per document kind (article, transcript)
+
+    def threshold(self, kind: str) -> float:
+        return self.thresholds.get(kind, max(self.thresholds.values()))
 
     def probability(self, features: dict[int, float], vector: np.ndarray | None, scale: float) -> float:
         z = self.bias + sum(self.lexical.get(i, 0.0) * v for i, v in features.items())
@@ -47,11 +50,13 @@ class ClaimModel:
     type_weights: dict[int, np.ndarray]
     labels_digest: str
 
-    def claim_probability(self, features: dict[int, float], vector: np.ndarray | None) -> tuple[float, bool]:
+    def claim_probability(
+        self, features: dict[int, float], vector: np.ndarray | None, kind: str = "article"
+    ) -> tuple[float, bool]:
         """(probability, accepted) from the full head when a vector is given, else the lexical head."""
         head = self.full if vector is not None else self.lexical
         p = head.probability(features, vector, self.embedding_scale)
-        return p, p >= head.threshold
+        return p, p >= head.threshold(kind)
 
     def claim_type(self, features: dict[int, float]) -> str:
         scores = self.type_bias.copy()
@@ -68,7 +73,7 @@ def _head(data: dict[str, Any]) -> Head:
         float(data["bias"]),
         {int(k): float(v) for k, v in data["lexical"].items()},
         np.asarray(embedding, dtype=np.float32) if embedding is not None else None,
-        float(data["threshold"]),
+        {str(k): float(v) for k, v in data["thresholds"].items()},
     )
 
 

@@ -5,13 +5,13 @@ The path for every document:
 1. split into sentences with character offsets (``extract/sentences.py``);
 2. find the actors each sentence names with the gazetteer (``extract/actors.py``);
 3. keep as *candidates* the sentences that could be about a Chinese or US actor: one is named in the
-   sentence, or in the sentence before (for "This approach ..."), or the whole document speaks for or about
-   one actor (a White House fact sheet: "The Order directs ..."). Nothing else can become a claim, so the
-   rest costs nothing more;
+   sentence, or the sentence refers back ("This approach ...", "they", "its", "the company", "we") to one named
+   in the sentence before or to the actor a whole official text speaks for ("The Order directs ..."). Nothing
+   else can become a claim, so the rest costs nothing more;
 4. a *judge* decides each candidate: by default the local classifier (``extract/claim_model.py``) over
    hashed lexical features and, when the caller supplies vectors, the sentence embedding; optionally a
-   language model behind the same interface (``extract/llm.py``). Questions and page furniture are refused
-   whatever the judge says;
+   language model behind the same interface (``extract/llm.py``). Questions, page furniture and off-topic
+   news (trade, borders, goods, politics with nothing about AI or chips) are refused whatever the judge says;
 5. accepted sentences become claims: an anaphoric sentence carries the sentence before it (a two-sentence
    claim, so ``text`` reads on its own), actors are resolved (named subjects, else the referent before, else
    the document's voice), the type comes from the model and hedging from the wording.
@@ -31,7 +31,16 @@ import numpy as np
 from core.ids import stable_id
 from core.models import Claim, SegmentSpan
 from extract.actors import Mention, actors_of, entities_of, find_mentions
-from extract.claim_features import ANAPHORA, FURNITURE, Candidate, hashed_features
+from extract.claim_features import (
+    AI_TERMS,
+    ANAPHORA,
+    FURNITURE,
+    OFF_TOPIC_TERMS,
+    REFERRING,
+    WE_VOICE,
+    Candidate,
+    hashed_features,
+)
 from extract.claim_model import ClaimModel, default_model
 from extract.sentences import Sentence, split_sentences
 
@@ -39,6 +48,8 @@ MIN_WORDS = 3
 MAX_WORDS = 120
 VOICE_SHARE = 0.75  # a document "speaks as" an actor when at least this share of its mentions are that actor's
 VOICE_MIN_MENTIONS = 3
+VOICE_GOVERNMENT_SHARE = 0.1  # ... and at least this share are its government: an official text, not a company story
+GOVERNMENTS = {"US government", "Chinese government"}
 
 _HEDGES = re.compile(
     r"\b(?:may|might|could|perhaps|possibly|likely|unlikely|appears?|seems?|suggests?|arguably"
@@ -81,7 +92,8 @@ class LocalJudge:
         out = []
         for i, candidate in enumerate(candidates):
             features = hashed_features(candidate)
-            p, accepted = self.model.claim_probability(features, None if vectors is None else vectors[i])
+            vector = None if vectors is None else vectors[i]
+            p, accepted = self.model.claim_probability(features, vector, candidate.kind)
             kind = claim_type_of(candidate.text, self.model, features) if accepted else None
             out.append(Judgement(accepted, round(p, 4), kind))
         return out
@@ -94,7 +106,7 @@ class Decision:
     sentence: Sentence
     candidate: Candidate | None  # None: no actor in reach, never judged
     judgement: Judgement | None
-    refused: str | None = None  # question | furniture: refused whatever the judge said
+    refused: str | None = None  # question | furniture | off-topic: refused whatever the judge said
 
     @property
     def accepted(self) -> bool:
@@ -114,6 +126,23 @@ def is_boilerplate(sentence: str) -> bool:
     return bool(FURNITURE.search(sentence))
 
 
+def is_off_topic(sentence: str) -> bool:
+    """Trade, borders, goods, politics, markets ... and nothing about AI or chips: off-topic news, even about
+    China or the US (the sentence before cannot make a tariff sentence about AI)."""
+    return bool(OFF_TOPIC_TERMS.search(sentence)) and not AI_TERMS.search(sentence)
+
+
+def refusal(sentence: str) -> str | None:
+    """Why a sentence is refused whatever the judge says, or None."""
+    if is_question(sentence):
+        return "question"
+    if is_boilerplate(sentence):
+        return "furniture"
+    if is_off_topic(sentence):
+        return "off-topic"
+    return None
+
+
 def is_question(sentence: str) -> bool:
     return sentence.rstrip("\"'”’)*_ ").endswith("?")
 
@@ -129,12 +158,15 @@ def reader_text(quote: str) -> str:
 
 
 def document_voice(mentions: Sequence[Sequence[Mention]]) -> str | None:
+    """The actor an official text speaks for: most of its mentions, a fair share of them its government."""
     counts = Counter(m.actor for found in mentions for m in found if m.actor)
     total = sum(counts.values())
     if total < VOICE_MIN_MENTIONS:
         return None
     actor, n = counts.most_common(1)[0]
-    return actor if n / total >= VOICE_SHARE else None
+    government = sum(1 for found in mentions for m in found if m.actor == actor and m.entity in GOVERNMENTS)
+    official = government / total >= VOICE_GOVERNMENT_SHARE
+    return actor if n / total >= VOICE_SHARE and official else None
 
 
 def candidates_of(text: str, kind: str) -> tuple[list[Sentence], list[list[Mention]], list[Candidate | None]]:
@@ -148,7 +180,10 @@ def candidates_of(text: str, kind: str) -> tuple[list[Sentence], list[list[Menti
         before = sentences[i - 1].text if i else ""
         before_mentions = mentions[i - 1] if i else []
         named = any(m.actor for m in mentions[i])
-        reachable = named or any(m.actor for m in before_mentions) or voice is not None
+        refers = bool(
+            ANAPHORA.match(sentence.text) or REFERRING.search(sentence.text) or WE_VOICE.search(sentence.text)
+        )
+        reachable = named or (refers and (any(m.actor for m in before_mentions) or voice is not None))
         if MIN_WORDS <= words <= MAX_WORDS and reachable:
             referent: list[Mention] = []
             if ANAPHORA.match(sentence.text):
@@ -170,8 +205,7 @@ def decide(text: str, kind: str = "article", judge: Judge | None = None) -> list
             decisions.append(Decision(sentence, None, None))
             continue
         judgement = next(verdicts)
-        refused = "question" if is_question(sentence.text) else "furniture" if is_boilerplate(sentence.text) else None
-        decisions.append(Decision(sentence, candidate, judgement, refused))
+        decisions.append(Decision(sentence, candidate, judgement, refusal(sentence.text)))
     return decisions
 
 
@@ -227,9 +261,7 @@ def extract_claims(
                 claims.pop(last_single.pop(i - 1))
         quote = text[start : sentence.end]
         span = _span_at(spans, starts, sentence.start) if spans else None
-        claim_type = judgement.claim_type or claim_type_of(
-            candidate.text, default_model(), hashed_features(candidate)
-        )
+        claim_type = judgement.claim_type or claim_type_of(candidate.text, default_model(), hashed_features(candidate))
         if start == sentence.start:
             last_single[i] = len(claims)
         claims.append(

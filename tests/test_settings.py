@@ -57,3 +57,21 @@ def test_bad_config_gives_clear_error(tmp_path: Path, content: str, message: str
     (tmp_path / "undercurrent.toml").write_text(content)
     with pytest.raises(UserError, match=message):
         load_settings(environ={}, cwd=tmp_path)
+
+
+def test_llm_judge_settings_are_off_by_default_and_validated(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert settings.llm_url is None and settings.llm_model is None and settings.llm_api_key is None
+    settings = load_settings(
+        environ={
+            "UNDERCURRENT_LLM_URL": "http://127.0.0.1:8000/v1",
+            "UNDERCURRENT_LLM_MODEL": "qwen2.5-7b-instruct",
+            "UNDERCURRENT_LLM_API_KEY": "sk-secret",
+        },
+        cwd=tmp_path,
+    )
+    assert settings.llm_url == "http://127.0.0.1:8000/v1" and settings.llm_model == "qwen2.5-7b-instruct"
+    assert settings.llm_api_key is not None and settings.llm_api_key.reveal() == "sk-secret"
+    assert "sk-secret" not in repr(settings)
+    with pytest.raises(UserError, match="llm_url"):
+        load_settings(environ={"UNDERCURRENT_LLM_URL": "localhost:8000"}, cwd=tmp_path)
