@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from bench.claimset import LABELS, LabelledDocument, label_files, load, sentence_key  # noqa: E402
-from extract.claim_features import DIMENSIONS, Candidate, hashed_features  # noqa: E402
+from extract.claim_features import AI_TERMS, DIMENSIONS, Candidate, hashed_features  # noqa: E402
 from extract.claim_model import CLAIM_TYPES, WEIGHTS_FILE, ClaimModel, default_model, model_from_dict  # noqa: E402
 from extract.claims import Judgement, LocalJudge, candidates_of, decide, refusal, resolve_actors  # noqa: E402
 
@@ -63,6 +63,8 @@ def examples(docs: Sequence[LabelledDocument]) -> list[Example]:
     out = []
     for doc in docs:
         sentences, _, candidates = candidates_of(doc.text, doc.kind)
+        if not any(AI_TERMS.search(s.text) for s in sentences):
+            continue  # an off-topic document: refused as a whole
         seen: set[str] = set()
         for sentence, candidate in zip(sentences, candidates, strict=True):
             key = sentence_key(sentence.text)
@@ -205,7 +207,7 @@ def train() -> None:
         },
     }
     WEIGHTS.write_text(json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n", encoding="utf-8")
-    print(f"wrote {WEIGHTS.relative_to(ROOT)} ({WEIGHTS.stat().st_size // 1024} KiB)")
+    print(f"wrote {WEIGHTS} ({WEIGHTS.stat().st_size // 1024} KiB)")
 
 
 @dataclass

@@ -34,7 +34,8 @@ AI_TERMS = re.compile(
     r"|\bchips?\b|semiconductor|\bGPUs?\b|\bcompute\b|export controls?|data (?:centre|center)s?|\bfabs?\b"
     r"|inference|training|\btokens?\b|developers?|\bAPIs?\b|frontier|algorithm|machine learning|\bAGI\b"
     r"|DeepSeek|OpenAI|Anthropic|Qwen|Kimi|Nvidia|Ascend|chatbot|\bagents?\b|\bagentic\b|neural|reasoning"
-    r"|\bcompute\b|supercomput|lithograph|\bEUV\b|H20|H100|H800|Blackwell|benchmark|distill|weights\b",
+    r"|\bcompute\b|supercomput|lithograph|\bEUV\b|H20|H100|H800|Blackwell|benchmark|distill|weights\b"
+    r"|foundr(?:y|ies)|wafers?\b|\d+ ?nm\b|process node|\bHBM\b|accelerators?\b|\bTPUs?\b|\bNPUs?\b",
     re.IGNORECASE,
 )
 STRATEGY_TERMS = re.compile(

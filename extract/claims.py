@@ -197,6 +197,11 @@ def candidates_of(text: str, kind: str) -> tuple[list[Sentence], list[list[Menti
 def decide(text: str, kind: str = "article", judge: Judge | None = None) -> list[Decision]:
     """The extractor's decision for every sentence of ``text``, in order."""
     sentences, _, candidates = candidates_of(text, kind)
+    if not any(AI_TERMS.search(s.text) for s in sentences):  # nothing about AI or chips anywhere: off-topic news
+        return [
+            Decision(s, c, None, "off-topic" if c is not None else None)
+            for s, c in zip(sentences, candidates, strict=True)
+        ]
     judged = [c for c in candidates if c is not None]
     verdicts = iter((judge or LocalJudge()).judge(judged))
     decisions = []
