@@ -89,3 +89,23 @@ def test_a_repeated_insight_counts_once_in_the_brief() -> None:
     assert select_items(candidates, themes, excluded_claims=frozenset({"a1"})) == select_items(
         [c for c in candidates if c.theme_id == 2], themes
     )
+
+
+def test_insights_the_seed_newsletters_repeat_are_linked_across_documents(shared: Path, tmp_path: Path) -> None:
+    from extract.fetch import MirrorFetcher
+    from flows.ingestion import ingest_paths
+    from flows.stages import claims_stage
+
+    con = open_db(tmp_path / "db.duckdb")
+    seeds = [shared / "seeds" / "001_95406d41cfc8ec42.txt", shared / "seeds" / "003_437c8fcb4adb72d1.txt"]
+    ingest_paths(con, [str(p) for p in seeds], MirrorFetcher("https://none.invalid/", tmp_path))
+    claims_stage(con, DAY)
+    rows = con.execute(
+        "SELECT c.text, o.text, c.document_id <> o.document_id FROM claims c JOIN claims o ON o.claim_id = c.same_as"
+    ).fetchall()
+    assert len(rows) >= 3  # the same insights, word for word, in two newsletters
+    assert all(text == original and other_doc for text, original, other_doc in rows)
+    # one idea, however many copies: distinct ideas are fewer than claims
+    ideas, claims = con.execute("SELECT count(DISTINCT coalesce(same_as, claim_id)), count(*) FROM claims").fetchone()
+    assert ideas == claims - len(rows)
+    con.close()
