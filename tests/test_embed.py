@@ -1,0 +1,53 @@
+"""The embedding paths: the fast ONNX path agrees with sentence-transformers, is chosen on CPU, is cached once,
+and a broken cache folder falls back to the torch path instead of stopping a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cluster.embed import MIN_AGREEMENT, MODEL_NAME, Embedder, cache_root, calibration_sentences
+from core.errors import UndercurrentError
+
+
+def test_fast_path_agrees_with_sentence_transformers() -> None:
+    texts = calibration_sentences()
+    fast, plain = Embedder(backend="onnx"), Embedder(backend="torch")
+    a, b = fast.encode(texts), plain.encode(texts)
+    assert fast.name.startswith(MODEL_NAME + "+onnx-") and plain.name == MODEL_NAME
+    assert a.shape == b.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
+    cosine = (a * b).sum(axis=1)
+    assert cosine.mean() >= MIN_AGREEMENT and cosine.min() > 0.95
+    # the order of the input changes nothing
+    order = np.random.default_rng(7).permutation(len(texts))
+    assert np.allclose(fast.encode([texts[i] for i in order]), a[order], atol=1e-5)
+
+
+def test_export_is_cached_with_its_measured_agreement() -> None:
+    Embedder(backend="onnx").encode(["warm"])
+    manifests = list((cache_root() / "models").glob(f"{MODEL_NAME}-*/manifest.json"))
+    assert manifests
+    manifest = json.loads(manifests[0].read_text(encoding="utf-8"))
+    assert manifest["files"]["fp32"]["mean_cosine"] >= 0.999
+    assert manifest["files"]["int8"]["mean_cosine"] >= MIN_AGREEMENT
+
+
+def test_an_unusable_cache_falls_back_to_sentence_transformers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("UNDERCURRENT_CACHE", str(blocker))
+    auto = Embedder()
+    vectors = auto.encode(["DeepSeek cut its prices."])
+    assert auto.name == MODEL_NAME and vectors.shape == (1, 384)
+    with pytest.raises(UndercurrentError, match="ONNX"):
+        Embedder(backend="onnx").encode(["forced"])
+
+
+def test_backend_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UNDERCURRENT_EMBEDDER", "gpu-please")
+    with pytest.raises(UndercurrentError, match="UNDERCURRENT_EMBEDDER"):
+        Embedder()
