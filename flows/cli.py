@@ -290,13 +290,20 @@ def _valid_email(email: str) -> str:
     return address
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @db_option
 @click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Show at most this many themes."
 )
-def themes(db: str | None, limit: int) -> None:
-    """List themes with their claim, document and source counts."""
+@click.pass_context
+def themes(ctx: click.Context, db: str | None, limit: int) -> None:
+    """List themes: claims, documents and sources overall; on the theme's latest day its claims, momentum (its
+    share of that day's themed claims against its share over the 14 days before; 1.0 = as usual) and how many
+    of them concern China and the US. `themes rename` sets a theme's label."""
+    ctx.ensure_object(dict)
+    ctx.obj["db"] = db
+    if ctx.invoked_subcommand is not None:
+        return
     from flows.tables import print_table
     from store.db import connect
     from store.themes import theme_counts
@@ -306,7 +313,33 @@ def themes(db: str | None, limit: int) -> None:
     if not rows:
         click.echo("no themes yet: run 'undercurrent run' after ingesting documents")
         return
-    print_table(["id", "label", "claims", "documents", "sources", "first seen", "last seen"], rows[:limit])
+    shown = [
+        (*r[:7], r[7], r[8], f"{r[9]:.2f}" if r[9] is not None else ("new" if r[8] else ""), r[10], r[11])
+        for r in rows[:limit]
+    ]
+    headers = ["id", "label", "claims", "documents", "sources", "first seen", "last seen", "latest day", "claims"]
+    print_table([*headers, "momentum", "CN", "US"], shown)
+
+
+@themes.command("rename")
+@db_option
+@click.argument("theme_id", type=int)
+@click.argument("label", required=False)
+@click.option("--clear", is_flag=True, help="Drop the operator's label: the computed one shows again.")
+@click.pass_context
+def rename(ctx: click.Context, db: str | None, theme_id: int, label: str | None, clear: bool) -> None:
+    """Give theme THEME_ID the label LABEL; it survives relabelling and re-clustering."""
+    from store.db import connect
+    from store.themes import rename_theme
+
+    if clear == bool(label):
+        raise UserError("give either a LABEL or --clear")
+    if label is not None and not label.strip():
+        raise UserError("the label is empty")
+    with connect(_settings(db=db or ctx.obj["db"]).db, must_exist=True) as con:
+        if not rename_theme(con, theme_id, label.strip() if label else None):
+            raise UserError(f"no theme {theme_id}; 'undercurrent themes' lists them")
+    click.echo(f"theme {theme_id}: " + (f"labelled {label.strip()!r}" if label else "computed label restored"))
 
 
 @cli.command()

@@ -12,6 +12,7 @@ import numpy as np
 
 from cluster import labels as labelling
 from cluster.embed import Embedder
+from cluster.metrics import BASELINE_DAYS, day_metrics
 from cluster.themes import ThemeOptions, plan
 from core.errors import PermanentError, TransientError
 from core.ids import text_hash
@@ -111,11 +112,16 @@ def themes_stage(
         repeats = themestore.adopt_linked(con, run_date)
         if pairs or repeats:
             _relabel(con)
+        history, history_total = themestore.window_counts(con, run_date, BASELINE_DAYS)
+        themestore.save_day_metrics(
+            con, run_date, day_metrics(themestore.day_counts(con, run_date), history, history_total)
+        )
     joined = sum(1 for t, _ in result.assignments.values() if t < len(theme_ids))
     return {
         "claims_joined": joined,
         "themes_created": len(result.new_centroids),
         "claims_unthemed": len(pending) - len(result.assignments),
+        "unthemed_share": round((len(pending) - len(result.assignments)) / len(pending), 3) if pending else 0.0,
         "claim_repeats_themed": repeats,
     }
 

@@ -7,6 +7,8 @@ from datetime import date
 import duckdb
 import numpy as np
 
+from cluster.metrics import DayCounts, DayMetrics
+
 
 def unthemed_claims(con: duckdb.DuckDBPyConnection, run_date: date, retry_days: int) -> list[tuple[str, str]]:
     """(claim_id, text) of claims the themes stage should consider on run_date, in claim_id order.
@@ -84,7 +86,8 @@ def update_theme(
     con: duckdb.DuckDBPyConnection, theme_id: int, label: str, keywords: list[str], centroid: np.ndarray | None
 ) -> None:
     con.execute(
-        "UPDATE themes SET label = $label, keywords = $keywords, centroid = coalesce($centroid::FLOAT[], centroid), "
+        "UPDATE themes SET label_auto = $label, label = coalesce(label_override, $label), keywords = $keywords, "
+        "centroid = coalesce($centroid::FLOAT[], centroid), "
         "first_seen = s.first_seen, last_seen = s.last_seen FROM ("
         "  SELECT min(CAST(d.published_at AS DATE)) AS first_seen, max(CAST(d.published_at AS DATE)) AS last_seen"
         "  FROM claim_themes t JOIN claims c USING (claim_id) JOIN documents d USING (document_id)"
@@ -99,10 +102,75 @@ def update_theme(
 
 
 def theme_counts(con: duckdb.DuckDBPyConnection) -> list[tuple]:
-    """theme_id, label, claims, documents, sources, first_seen, last_seen for every theme, largest first."""
+    """theme_id, label, claims, documents, sources, first_seen, last_seen, and from the theme's latest day in
+    theme_daily: that day, its claims, momentum and CN/US claims; for every theme, largest first."""
     return con.execute(
-        "SELECT th.theme_id, th.label, count(t.claim_id) AS claims, count(DISTINCT c.document_id) AS documents, "
-        "count(DISTINCT d.source_id) AS sources, th.first_seen, th.last_seen "
-        "FROM themes th LEFT JOIN claim_themes t USING (theme_id) LEFT JOIN claims c USING (claim_id) "
-        "LEFT JOIN documents d USING (document_id) GROUP BY ALL ORDER BY claims DESC, th.theme_id"
+        "WITH totals AS ("
+        "  SELECT th.theme_id, th.label, count(t.claim_id) AS claims, count(DISTINCT c.document_id) AS documents,"
+        "  count(DISTINCT d.source_id) AS sources, th.first_seen, th.last_seen"
+        "  FROM themes th LEFT JOIN claim_themes t USING (theme_id) LEFT JOIN claims c USING (claim_id)"
+        "  LEFT JOIN documents d USING (document_id) GROUP BY ALL),"
+        " latest AS (SELECT * FROM theme_daily QUALIFY row_number() OVER (PARTITION BY theme_id ORDER BY day DESC) = 1)"
+        " SELECT totals.*, latest.day, latest.claims, latest.momentum, latest.cn_claims, latest.us_claims"
+        " FROM totals LEFT JOIN latest USING (theme_id) ORDER BY totals.claims DESC, totals.theme_id"
     ).fetchall()
+
+
+def rename_theme(con: duckdb.DuckDBPyConnection, theme_id: int, label: str | None) -> bool:
+    """Set (or with None clear) the operator's label; False when there is no such theme."""
+    found = con.execute("SELECT count(*) FROM themes WHERE theme_id = ?", [theme_id]).fetchone()
+    if not found or not found[0]:
+        return False
+    con.execute(
+        "UPDATE themes SET label_override = $label, label = coalesce($label, label_auto, label) WHERE theme_id = $id",
+        {"label": label, "id": theme_id},
+    )
+    return True
+
+
+def day_counts(con: duckdb.DuckDBPyConnection, day: date) -> dict[int, DayCounts]:
+    """Per theme: the day's themed claims (documents processed for that run date) and what they span."""
+    rows = con.execute(
+        "SELECT t.theme_id, count(*), count(DISTINCT c.document_id),"
+        " count(DISTINCT coalesce(d.source_id, d.document_id)),"
+        " count(*) FILTER (WHERE list_contains(c.actors, 'CN')), count(*) FILTER (WHERE list_contains(c.actors, 'US'))"
+        " FROM claim_themes t JOIN claims c USING (claim_id) JOIN documents d USING (document_id)"
+        " WHERE d.processed_for = ? GROUP BY t.theme_id",
+        [day],
+    ).fetchall()
+    return {r[0]: DayCounts(*r[1:]) for r in rows}
+
+
+def window_counts(con: duckdb.DuckDBPyConnection, day: date, days: int) -> tuple[dict[int, int], int]:
+    """Per theme claims over the ``days`` before ``day`` (from theme_daily), and all themed claims there."""
+    rows = con.execute(
+        "SELECT theme_id, sum(claims) FROM theme_daily WHERE day < $day AND day >= $day - $days::INTEGER "
+        "GROUP BY theme_id",
+        {"day": day, "days": days},
+    ).fetchall()
+    per_theme = {r[0]: int(r[1]) for r in rows}
+    return per_theme, sum(per_theme.values())
+
+
+def save_day_metrics(con: duckdb.DuckDBPyConnection, day: date, metrics: list[DayMetrics]) -> None:
+    """Replace the day's rows (a rerun for the same date recomputes them)."""
+    con.execute("DELETE FROM theme_daily WHERE day = ?", [day])
+    if metrics:
+        con.executemany(
+            "INSERT INTO theme_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    m.theme_id,
+                    day,
+                    m.counts.claims,
+                    m.counts.documents,
+                    m.counts.sources,
+                    m.counts.cn_claims,
+                    m.counts.us_claims,
+                    m.share,
+                    m.baseline,
+                    m.momentum,
+                ]
+                for m in metrics
+            ],
+        )

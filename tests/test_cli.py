@@ -162,6 +162,43 @@ def test_themes_lists_counts(capsys: pytest.CaptureFixture[str], sample_db: Path
 
 
 @pytest.mark.slow
+def test_themes_show_the_latest_day_and_an_operator_label_survives_relabelling(
+    capsys: pytest.CaptureFixture[str], sample_db: Path
+) -> None:
+    import duckdb
+
+    from flows.stages import _relabel
+
+    code, out, _ = _run(capsys, "themes", "--db", str(sample_db))
+    assert code == 0 and "momentum" in out and "CN" in out
+    con = duckdb.connect(str(sample_db))
+    theme_id, auto = con.execute("SELECT theme_id, label FROM themes ORDER BY theme_id LIMIT 1").fetchone()
+    day_rows = con.execute("SELECT count(*), sum(share) FROM theme_daily").fetchone()
+    con.close()
+    assert day_rows[0] > 0 and abs(day_rows[1] - 1.0) < 1e-4  # one day of shares summing to 1
+    code, out, _ = _run(
+        capsys, "themes", "rename", str(theme_id), "Open weights as a loss leader", "--db", str(sample_db)
+    )
+    assert code == 0 and "labelled" in out
+    con = duckdb.connect(str(sample_db))
+    _relabel(con)  # what every run does after assigning claims
+    assert con.execute("SELECT label, label_auto FROM themes WHERE theme_id = ?", [theme_id]).fetchone() == (
+        "Open weights as a loss leader",
+        auto,
+    )
+    con.close()
+    code, out, _ = _run(capsys, "themes", "rename", str(theme_id), "--clear", "--db", str(sample_db))
+    assert code == 0
+    con = duckdb.connect(str(sample_db))
+    assert con.execute("SELECT label FROM themes WHERE theme_id = ?", [theme_id]).fetchone() == (auto,)
+    con.close()
+    code, _, err = _run(capsys, "themes", "rename", "99999", "Nothing", "--db", str(sample_db))
+    assert code != 0 and err.count("\n") == 1 and "no theme 99999" in err
+    code, _, err = _run(capsys, "themes", "rename", str(theme_id), "--db", str(sample_db))
+    assert code != 0 and "LABEL or --clear" in err
+
+
+@pytest.mark.slow
 def test_sql_prints_a_table_and_refuses_writes(capsys: pytest.CaptureFixture[str], sample_db: Path) -> None:
     code, out, _ = _run(
         capsys, "sql", "SELECT kind, count(*) AS n FROM documents GROUP BY kind ORDER BY kind", "--db", str(sample_db)

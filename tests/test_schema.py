@@ -43,6 +43,7 @@ CONTRACT = {
 
 EXPECTED_TABLES = {
     "feed_state",
+    "theme_daily",
     "minhash_bands",
     "syndication",
     "schema_migrations",

@@ -50,3 +50,18 @@ def test_keywords_prefer_distinctive_phrases() -> None:
     first, second = keywords(groups)
     assert "loss leader" in first[:2] and "export controls" in second[:2]
     assert label_from(first).count("·") >= 1
+
+
+def test_momentum_compares_the_day_with_the_weeks_before_and_never_the_future() -> None:
+    from cluster.metrics import DayCounts, day_metrics
+
+    today = {1: DayCounts(6, 4, 3, 5, 2), 2: DayCounts(2, 2, 2, 0, 2), 3: DayCounts(2, 1, 1, 2, 0)}
+    history = {1: 10, 2: 30}  # theme 3 is new: nothing in the window
+    metrics = {m.theme_id: m for m in day_metrics(today, history, 40)}
+    assert metrics[1].share == 0.6 and metrics[1].baseline == 0.25
+    assert metrics[1].momentum is not None and metrics[1].momentum > 2  # rising
+    assert metrics[2].momentum is not None and metrics[2].momentum < 1  # fading
+    assert metrics[3].baseline == 0.0 and metrics[3].momentum is not None and metrics[3].momentum > 10
+    assert sum(m.share for m in metrics.values()) == 1.0
+    # no history at all: no baseline, no momentum
+    assert all(m.momentum is None for m in day_metrics(today, {}, 0))
