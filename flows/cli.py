@@ -317,7 +317,7 @@ def themes(ctx: click.Context, db: str | None, limit: int) -> None:
         (*r[:7], r[7], r[8], f"{r[9]:.2f}" if r[9] is not None else ("new" if r[8] else ""), r[10], r[11])
         for r in rows[:limit]
     ]
-    headers = ["id", "label", "claims", "documents", "sources", "first seen", "last seen", "latest day", "claims"]
+    headers = ["id", "label", "claims", "documents", "sources", "first seen", "last seen", "latest day", "day claims"]
     print_table([*headers, "momentum", "CN", "US"], shown)
 
 
@@ -328,7 +328,7 @@ def themes(ctx: click.Context, db: str | None, limit: int) -> None:
 @click.option("--clear", is_flag=True, help="Drop the operator's label: the computed one shows again.")
 @click.pass_context
 def rename(ctx: click.Context, db: str | None, theme_id: int, label: str | None, clear: bool) -> None:
-    """Give theme THEME_ID the label LABEL; it survives relabelling and re-clustering."""
+    """Give theme THEME_ID the label LABEL, kept when the theme is relabelled after new claims join it."""
     from store.db import connect
     from store.themes import rename_theme
 
