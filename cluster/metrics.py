@@ -51,3 +51,21 @@ def day_metrics(today: Mapping[int, DayCounts], history: Mapping[int, int], hist
 
 def _round(value: float | None) -> float | None:
     return round(value, 6) if value is not None else None
+
+
+def bcubed(truth: list[str], predicted: list[int]) -> tuple[float, float, float]:
+    """BCubed precision, recall and F1 of a clustering against labels; predicted -1 (unthemed) items are each a
+    cluster of their own, so leaving claims out costs recall."""
+    n = len(truth)
+    if n == 0:
+        return 0.0, 0.0, 0.0
+    clusters = [p if p >= 0 else -(i + 2) for i, p in enumerate(predicted)]
+    precision = recall = 0.0
+    for i in range(n):
+        same_cluster = [j for j in range(n) if clusters[j] == clusters[i]]
+        same_label = [j for j in range(n) if truth[j] == truth[i]]
+        both = sum(1 for j in same_cluster if truth[j] == truth[i])
+        precision += both / len(same_cluster)
+        recall += both / len(same_label)
+    precision, recall = precision / n, recall / n
+    return precision, recall, 2 * precision * recall / (precision + recall) if precision + recall else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,12 +33,20 @@ def assign(vectors: np.ndarray, centroids: np.ndarray, threshold: float) -> tupl
     return np.where(best_sim >= threshold, best, -1), best_sim
 
 
+def canonical_order(vectors: np.ndarray) -> np.ndarray:
+    """A permutation that depends on the vectors alone, not on the order they came in (ties: equal vectors)."""
+    keys = [hashlib.blake2b(np.round(row, 5).astype(np.float32).tobytes(), digest_size=16).digest() for row in vectors]
+    return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=int)
+
+
 def discover(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
-    """HDBSCAN cluster labels (-1 for noise). Callers pass vectors in a canonical order."""
+    """HDBSCAN cluster labels (-1 for noise), the same for the same vectors in any order: clustering runs in
+    the vectors' canonical order and clusters are numbered by their first member in that order."""
     if len(vectors) < max(options.min_cluster_size, 2) + 1:
         return np.full(len(vectors), -1)
     import hdbscan
 
+    order = canonical_order(vectors)
     clusterer = hdbscan.HDBSCAN(
         min_cluster_size=options.min_cluster_size,
         min_samples=options.min_samples,
@@ -45,8 +54,10 @@ def discover(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
         cluster_selection_method=options.selection,
         core_dist_n_jobs=1,
     )
-    labels = clusterer.fit_predict(vectors.astype(np.float64))
-    return _relabel_by_first_member(labels)
+    canonical = _relabel_by_first_member(clusterer.fit_predict(vectors[order].astype(np.float64)))
+    labels = np.full(len(vectors), -1)
+    labels[order] = canonical
+    return labels
 
 
 def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:
@@ -75,11 +86,15 @@ class ThemePlan:
 
 def plan(vectors: np.ndarray, existing: np.ndarray, options: ThemeOptions) -> ThemePlan:
     """Join claims close to an existing theme; cluster the rest; then let leftovers join any close theme."""
+    canonical_rank = np.empty(len(vectors), dtype=int)
+    canonical_rank[canonical_order(vectors)] = np.arange(len(vectors))
     nearest, sims = assign(vectors, existing, options.join_threshold)
     assignments = {i: (int(t), float(sims[i])) for i, t in enumerate(nearest) if t >= 0}
     rest = [i for i in range(len(vectors)) if i not in assignments]
     labels = discover(vectors[rest], options) if rest else np.array([], dtype=int)
     clusters = [[rest[j] for j in np.flatnonzero(labels == label)] for label in sorted(set(labels.tolist()) - {-1})]
+    # centroids from members in canonical order, so that float sums do not depend on the input order
+    clusters = [sorted(members, key=lambda i: canonical_rank[i]) for members in clusters] if clusters else clusters
     centroids = [centroid(vectors[members]) for members in clusters]
     for number, (members, middle) in enumerate(zip(clusters, centroids, strict=True)):
         for i in members:

@@ -17,11 +17,15 @@ def _blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     return points, centres
 
 
-def test_new_clusters_are_found_and_numbered_by_first_member() -> None:
+def test_new_clusters_are_found() -> None:
     points, _ = _blobs()
     result = plan(points, np.zeros((0, 16), dtype=np.float32), ThemeOptions())
     assert len(result.new_clusters) == 3
-    assert [members[0] for members in result.new_clusters] == [0, 8, 16]
+    assert sorted(sorted(members) for members in result.new_clusters) == [
+        list(range(0, 8)),
+        list(range(8, 16)),
+        list(range(16, 24)),
+    ]
     assert len(result.assignments) == 24
 
 
@@ -65,3 +69,36 @@ def test_momentum_compares_the_day_with_the_weeks_before_and_never_the_future() 
     assert sum(m.share for m in metrics.values()) == 1.0
     # no history at all: no baseline, no momentum
     assert all(m.momentum is None for m in day_metrics(today, {}, 0))
+
+
+def test_the_same_claims_in_any_order_give_the_same_themes() -> None:
+    import numpy as np
+
+    from cluster.themes import ThemeOptions, plan
+
+    rng = np.random.default_rng(11)
+    centres = rng.normal(size=(4, 384))
+    vectors = np.vstack([c + rng.normal(scale=0.04, size=(12, 384)) for c in centres] + [rng.normal(size=(6, 384))])
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    existing = np.zeros((0, 384), dtype=np.float32)
+    first = plan(vectors, existing, ThemeOptions())
+    assert len(first.new_clusters) == 4
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(len(vectors))
+        again = plan(vectors[order], existing, ThemeOptions())
+        # the same partition, numbered the same, with the same centroids
+        back = {int(order[i]): target for i, (target, _) in again.assignments.items()}
+        assert back == {i: target for i, (target, _) in first.assignments.items()}
+        for a, b in zip(first.new_centroids, again.new_centroids, strict=True):
+            assert np.allclose(a, b, atol=1e-6)
+
+
+def test_bcubed_scores_partitions() -> None:
+    from cluster.metrics import bcubed
+
+    truth = ["a", "a", "a", "b", "b"]
+    assert bcubed(truth, [0, 0, 0, 1, 1]) == (1.0, 1.0, 1.0)
+    precision, recall, _ = bcubed(truth, [0, 0, 0, 0, 0])  # everything lumped
+    assert recall == 1.0 and precision < 0.6
+    precision, recall, _ = bcubed(truth, [-1, -1, -1, -1, -1])  # nothing themed
+    assert precision == 1.0 and recall < 0.5
