@@ -342,6 +342,28 @@ def rename(ctx: click.Context, db: str | None, theme_id: int, label: str | None,
     click.echo(f"theme {theme_id}: " + (f"labelled {label.strip()!r}" if label else "computed label restored"))
 
 
+@themes.command("merge")
+@db_option
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@click.pass_context
+def merge(ctx: click.Context, db: str | None, old: int, new: int) -> None:
+    """Merge theme OLD into theme NEW: its claims move, OLD is retired (its id is never reused) and the change
+    is recorded in theme_changes."""
+    from flows.stages import relabel
+    from store.db import connect, transaction, utc_now
+    from store.themes import merge_themes
+
+    with connect(_settings(db=db or ctx.obj["db"]).db, must_exist=True) as con:
+        try:
+            with transaction(con):
+                moved = merge_themes(con, old, new, utc_now().date())
+                relabel(con)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    click.echo(f"theme {old} merged into {new}: {moved} claim{'s' if moved != 1 else ''} moved")
+
+
 @cli.command()
 @db_option
 @click.argument("query")

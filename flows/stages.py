@@ -111,7 +111,7 @@ def themes_stage(
         themestore.mark_considered(con, [claim_id for claim_id, _ in pending], run_date)
         repeats = themestore.adopt_linked(con, run_date)
         if pairs or repeats:
-            _relabel(con)
+            relabel(con)
         history, history_total = themestore.window_counts(con, run_date, BASELINE_DAYS)
         themestore.save_day_metrics(
             con, run_date, day_metrics(themestore.day_counts(con, run_date), history, history_total)
@@ -126,7 +126,8 @@ def themes_stage(
     }
 
 
-def _relabel(con: duckdb.DuckDBPyConnection) -> None:
+def relabel(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute every theme's key phrases and label from its claims (an operator's label stays)."""
     members = themestore.theme_members(con)
     ids = sorted(members)
     phrases = labelling.keywords([[text for _, text in members[t]] for t in ids])

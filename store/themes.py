@@ -8,6 +8,7 @@ import duckdb
 import numpy as np
 
 from cluster.metrics import DayCounts, DayMetrics
+from store.db import utc_now
 
 
 def unthemed_claims(con: duckdb.DuckDBPyConnection, run_date: date, retry_days: int) -> list[tuple[str, str]]:
@@ -112,7 +113,9 @@ def theme_counts(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         "  LEFT JOIN documents d USING (document_id) GROUP BY ALL),"
         " latest AS (SELECT * FROM theme_daily QUALIFY row_number() OVER (PARTITION BY theme_id ORDER BY day DESC) = 1)"
         " SELECT totals.*, latest.day, latest.claims, latest.momentum, latest.cn_claims, latest.us_claims"
-        " FROM totals LEFT JOIN latest USING (theme_id) ORDER BY totals.claims DESC, totals.theme_id"
+        " FROM totals LEFT JOIN latest USING (theme_id)"
+        " WHERE totals.theme_id NOT IN (SELECT theme_id FROM themes WHERE merged_into IS NOT NULL)"
+        " ORDER BY totals.claims DESC, totals.theme_id"
     ).fetchall()
 
 
@@ -126,6 +129,53 @@ def rename_theme(con: duckdb.DuckDBPyConnection, theme_id: int, label: str | Non
         {"label": label, "id": theme_id},
     )
     return True
+
+
+def merge_themes(con: duckdb.DuckDBPyConnection, old: int, new: int, day: date, reason: str = "operator") -> int:
+    """Move every claim of theme ``old`` into ``new``, retire ``old`` (its id is never reused) and record the
+    change; returns how many claims moved. The caller relabels."""
+    live = dict(
+        con.execute("SELECT theme_id, merged_into IS NULL FROM themes WHERE theme_id IN (?, ?)", [old, new]).fetchall()
+    )
+    for theme_id in (old, new):
+        if theme_id not in live:
+            raise ValueError(f"no theme {theme_id}")
+        if not live[theme_id]:
+            raise ValueError(f"theme {theme_id} was merged into another already")
+    if old == new:
+        raise ValueError("a theme cannot be merged into itself")
+    sizes = dict(
+        con.execute(
+            "SELECT theme_id, count(*) FROM claim_themes WHERE theme_id IN (?, ?) GROUP BY theme_id", [old, new]
+        ).fetchall()
+    )
+    moved = int(sizes.get(old, 0))
+    rows = con.execute("SELECT theme_id, centroid FROM themes WHERE theme_id IN (?, ?)", [old, new]).fetchall()
+    vectors = {t: np.asarray(c, dtype=np.float64) for t, c in rows if c is not None}
+    merged = None
+    if old in vectors and new in vectors:  # the claims' mean direction, weighted by how many each theme holds
+        mean = vectors[old] * max(moved, 1) + vectors[new] * max(int(sizes.get(new, 0)), 1)
+        merged = (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32).tolist()
+    con.execute("UPDATE claim_themes SET theme_id = ? WHERE theme_id = ?", [new, old])
+    con.execute(
+        "INSERT INTO theme_daily SELECT ?, day, claims, documents, sources, cn_claims, us_claims, share, baseline, "
+        "momentum FROM theme_daily WHERE theme_id = ? ON CONFLICT (theme_id, day) DO UPDATE SET "
+        "claims = theme_daily.claims + excluded.claims, documents = theme_daily.documents + excluded.documents, "
+        "sources = theme_daily.sources + excluded.sources, cn_claims = theme_daily.cn_claims + excluded.cn_claims, "
+        "us_claims = theme_daily.us_claims + excluded.us_claims, share = theme_daily.share + excluded.share, "
+        "baseline = theme_daily.baseline + excluded.baseline, momentum = NULL",
+        [new, old],
+    )
+    con.execute("DELETE FROM theme_daily WHERE theme_id = ?", [old])
+    con.execute("UPDATE themes SET merged_into = ?, centroid = NULL WHERE theme_id = ?", [new, old])
+    if merged is not None:
+        con.execute("UPDATE themes SET centroid = ? WHERE theme_id = ?", [merged, new])
+    con.execute(
+        "INSERT INTO theme_changes (changed_on, changed_at, kind, old_theme_id, new_theme_id, claims, reason) "
+        "VALUES (?, ?, 'merge', ?, ?, ?, ?)",
+        [day, utc_now(), old, new, moved, reason],
+    )
+    return moved
 
 
 def day_counts(con: duckdb.DuckDBPyConnection, day: date) -> dict[int, DayCounts]:

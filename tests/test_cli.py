@@ -167,7 +167,7 @@ def test_themes_show_the_latest_day_and_an_operator_label_survives_relabelling(
 ) -> None:
     import duckdb
 
-    from flows.stages import _relabel
+    from flows.stages import relabel
 
     code, out, _ = _run(capsys, "themes", "--db", str(sample_db))
     assert code == 0 and "momentum" in out and "CN" in out
@@ -181,7 +181,7 @@ def test_themes_show_the_latest_day_and_an_operator_label_survives_relabelling(
     )
     assert code == 0 and "labelled" in out
     con = duckdb.connect(str(sample_db))
-    _relabel(con)  # what every run does after assigning claims
+    relabel(con)  # what every run does after assigning claims
     assert con.execute("SELECT label, label_auto FROM themes WHERE theme_id = ?", [theme_id]).fetchone() == (
         "Open weights as a loss leader",
         auto,
@@ -196,6 +196,42 @@ def test_themes_show_the_latest_day_and_an_operator_label_survives_relabelling(
     assert code != 0 and err.count("\n") == 1 and "no theme 99999" in err
     code, _, err = _run(capsys, "themes", "rename", str(theme_id), "--db", str(sample_db))
     assert code != 0 and "LABEL or --clear" in err
+
+
+@pytest.mark.slow
+def test_merging_themes_moves_claims_retires_the_old_id_and_records_the_change(
+    capsys: pytest.CaptureFixture[str], sample_db: Path
+) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(sample_db))
+    (a, a_claims), (b, b_claims) = con.execute(
+        "SELECT theme_id, count(*) FROM claim_themes GROUP BY theme_id ORDER BY theme_id LIMIT 2"
+    ).fetchall()
+    before = con.execute("SELECT max(theme_id) FROM themes").fetchone()[0]
+    con.close()
+    code, out, _ = _run(capsys, "themes", "merge", str(a), str(b), "--db", str(sample_db))
+    assert code == 0 and f"{a_claims} claim" in out
+    con = duckdb.connect(str(sample_db))
+    assert con.execute("SELECT count(*) FROM claim_themes WHERE theme_id = ?", [a]).fetchone() == (0,)
+    assert con.execute("SELECT count(*) FROM claim_themes WHERE theme_id = ?", [b]).fetchone() == (a_claims + b_claims,)
+    assert con.execute("SELECT merged_into, centroid FROM themes WHERE theme_id = ?", [a]).fetchone() == (b, None)
+    change = con.execute("SELECT kind, old_theme_id, new_theme_id, claims, reason FROM theme_changes").fetchall()
+    assert change == [("merge", a, b, a_claims, "operator")]
+    assert con.execute("SELECT count(*) FROM theme_daily WHERE theme_id = ?", [a]).fetchone() == (0,)
+    con.close()
+    code, out, _ = _run(capsys, "themes", "--db", str(sample_db))
+    assert code == 0 and not any(line.startswith(f"│ {a} ") for line in out.splitlines())
+    # a retired theme cannot be merged again, and no id is reused by later themes
+    code, _, err = _run(capsys, "themes", "merge", str(a), str(b), "--db", str(sample_db))
+    assert code != 0 and "merged into another already" in err and err.count("\n") == 1
+    code, _, err = _run(capsys, "themes", "merge", str(b), str(b), "--db", str(sample_db))
+    assert code != 0 and "itself" in err
+    from store.themes import next_theme_id
+
+    con = duckdb.connect(str(sample_db))
+    assert next_theme_id(con) == before + 1
+    con.close()
 
 
 @pytest.mark.slow

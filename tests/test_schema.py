@@ -44,6 +44,7 @@ CONTRACT = {
 EXPECTED_TABLES = {
     "feed_state",
     "theme_daily",
+    "theme_changes",
     "minhash_bands",
     "syndication",
     "schema_migrations",
