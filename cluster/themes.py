@@ -107,3 +107,54 @@ def plan(vectors: np.ndarray, existing: np.ndarray, options: ThemeOptions) -> Th
             if target >= 0:
                 assignments[i] = (int(target), float(sim))
     return ThemePlan(assignments, clusters, centroids)
+
+
+@dataclass(frozen=True)
+class Remap:
+    """How a full re-clustering maps onto the themes that exist, without renumbering them.
+
+    ``assign`` gives the theme each moved claim now belongs to: an existing id, or ``-(k + 1)`` for the k-th of
+    ``new_themes`` (ids to be allocated). ``merges`` are whole themes absorbed into another (old, new);
+    ``splits`` are (old, new, claims) parts of a theme that now belong elsewhere, ``new`` possibly a placeholder.
+    Claims the clustering leaves as noise keep their theme.
+    """
+
+    assign: dict[int, int]
+    merges: list[tuple[int, int]]
+    splits: list[tuple[int, int, int]]
+    new_themes: int
+
+
+def remap(current: list[int | None], labels: np.ndarray) -> Remap:
+    """Map clusters (``labels``, -1 noise) onto current themes (``current``, None unthemed), deterministically."""
+    from collections import Counter
+
+    clusters = sorted(set(labels.tolist()) - {-1})
+    members = {c: [i for i in range(len(labels)) if labels[i] == c] for c in clusters}
+    per_cluster = {c: Counter(current[i] for i in members[c] if current[i] is not None) for c in clusters}
+    primary: dict[int, int] = {}  # theme -> the cluster holding most of its claims
+    for theme in sorted({t for t in current if t is not None}):
+        holding = [(per_cluster[c][theme], -c) for c in clusters if per_cluster[c][theme]]
+        if holding:
+            primary[theme] = -max(holding)[1]
+    assign: dict[int, int] = {}
+    merges: list[tuple[int, int]] = []
+    splits: Counter[tuple[int, int]] = Counter()
+    new_themes = 0
+    for c in clusters:
+        owners = sorted((t for t, p in primary.items() if p == c), key=lambda t: (-per_cluster[c][t], t))
+        if owners:
+            target = owners[0]
+            merges += [(t, target) for t in owners[1:]]
+        else:
+            new_themes += 1
+            target = -new_themes
+        absorbed = set(owners)
+        for i in members[c]:
+            theme = current[i]
+            if theme == target or theme in absorbed:
+                continue  # already there, or comes along with its whole theme
+            assign[i] = target
+            if theme is not None:
+                splits[(theme, target)] += 1
+    return Remap(assign, merges, sorted((o, n, k) for (o, n), k in splits.items()), new_themes)

@@ -364,6 +364,24 @@ def merge(ctx: click.Context, db: str | None, old: int, new: int) -> None:
     click.echo(f"theme {old} merged into {new}: {moved} claim{'s' if moved != 1 else ''} moved")
 
 
+@themes.command("recluster")
+@db_option
+@click.pass_context
+def recluster(ctx: click.Context, db: str | None) -> None:
+    """Cluster every claim afresh and map the result onto the existing theme ids (merges, splits and new themes
+    are recorded in theme_changes; no theme is renumbered)."""
+    from cluster.embed import shared_embedder
+    from flows.stages import recluster_stage
+    from store.db import connect, utc_now
+
+    with connect(_settings(db=db or ctx.obj["db"]).db, must_exist=True) as con:
+        counts = recluster_stage(con, shared_embedder(), utc_now().date())
+    click.echo(
+        f"{counts['claims_moved']} claims moved, {counts['themes_merged']} themes merged, "
+        f"{counts['themes_created']} themes created"
+    )
+
+
 @cli.command()
 @db_option
 @click.argument("query")

@@ -13,7 +13,7 @@ import numpy as np
 from cluster import labels as labelling
 from cluster.embed import Embedder
 from cluster.metrics import BASELINE_DAYS, day_metrics
-from cluster.themes import ThemeOptions, plan
+from cluster.themes import ThemeOptions, centroid, discover, plan, remap
 from core.errors import PermanentError, TransientError
 from core.ids import text_hash
 from core.models import Claim, Digest, SegmentSpan
@@ -124,6 +124,41 @@ def themes_stage(
         "unthemed_share": round((len(pending) - len(result.assignments)) / len(pending), 3) if pending else 0.0,
         "claim_repeats_themed": repeats,
     }
+
+
+def recluster_stage(
+    con: duckdb.DuckDBPyConnection, embedder: Embedder, day: date, options: ThemeOptions | None = None
+) -> dict[str, int]:
+    """Cluster every claim afresh and map the result onto the existing themes: ids are kept, themes that now
+    form one are merged, parts that now belong elsewhere move (a split), new clusters get new ids; every
+    change is recorded in theme_changes. Claims the clustering leaves as noise keep their theme."""
+    options = options or ThemeOptions()
+    rows = themestore.live_claims(con)
+    if not rows:
+        return {"claims_moved": 0, "themes_merged": 0, "themes_created": 0}
+    vectors = vectors_for(con, embedder, [text for _, text, _ in rows])
+    result = remap([theme for _, _, theme in rows], discover(vectors, options))
+    with transaction(con):
+        first_new = themestore.next_theme_id(con)
+        resolve = {-(k + 1): first_new + k for k in range(result.new_themes)}
+        for placeholder, theme_id in sorted(resolve.items(), key=lambda kv: kv[1]):
+            members = [i for i, target in result.assign.items() if target == placeholder]
+            themestore.create_theme(con, theme_id, centroid(vectors[members]), day)
+        moves = [(rows[i][0], resolve.get(t, t), 0.0) for i, t in sorted(result.assign.items())]
+        themestore.move_claims(con, moves, day)
+        for old, new, count in result.splits:
+            themestore.record_change(con, day, "split", old, resolve.get(new, new), count, "recluster")
+        for old, new in result.merges:
+            themestore.merge_themes(con, old, new, day, reason="recluster")
+        final = dict(con.execute("SELECT claim_id, theme_id FROM claim_themes").fetchall())
+        touched = {new for _, new, _ in moves} | {new for _, new in result.merges} | {o for o, _, _ in result.splits}
+        for theme_id in sorted(touched):
+            members = [i for i, (claim_id, _, _) in enumerate(rows) if final.get(claim_id) == theme_id]
+            if members:
+                themestore.set_centroid(con, theme_id, centroid(vectors[members]))
+        if moves or result.merges:
+            relabel(con)
+    return {"claims_moved": len(moves), "themes_merged": len(result.merges), "themes_created": result.new_themes}
 
 
 def relabel(con: duckdb.DuckDBPyConnection) -> None:

@@ -170,12 +170,46 @@ def merge_themes(con: duckdb.DuckDBPyConnection, old: int, new: int, day: date, 
     con.execute("UPDATE themes SET merged_into = ?, centroid = NULL WHERE theme_id = ?", [new, old])
     if merged is not None:
         con.execute("UPDATE themes SET centroid = ? WHERE theme_id = ?", [merged, new])
+    record_change(con, day, "merge", old, new, moved, reason)
+    return moved
+
+
+def live_claims(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int | None]]:
+    """(claim_id, text, theme_id or None) of every claim that is not a repeat, in claim_id order."""
+    return con.execute(
+        "SELECT c.claim_id, c.text, t.theme_id FROM claims c LEFT JOIN claim_themes t USING (claim_id) "
+        "WHERE c.same_as IS NULL ORDER BY c.claim_id"
+    ).fetchall()
+
+
+def move_claims(con: duckdb.DuckDBPyConnection, moves: list[tuple[str, int, float]], day: date) -> None:
+    """Put each claim in the given theme (themed or not before); its word-for-word repeats follow it."""
+    if not moves:
+        return
+    con.executemany(
+        "INSERT INTO claim_themes (claim_id, theme_id, similarity, assigned_on) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (claim_id) DO UPDATE SET theme_id = excluded.theme_id, similarity = excluded.similarity, "
+        "assigned_on = excluded.assigned_on",
+        [[claim_id, theme_id, float(sim), day] for claim_id, theme_id, sim in moves],
+    )
+    con.execute(
+        "UPDATE claim_themes SET theme_id = o.theme_id FROM claims c JOIN claim_themes o ON o.claim_id = c.same_as "
+        "WHERE claim_themes.claim_id = c.claim_id AND claim_themes.theme_id <> o.theme_id"
+    )
+
+
+def record_change(
+    con: duckdb.DuckDBPyConnection, day: date, kind: str, old: int, new: int, claims: int, reason: str
+) -> None:
     con.execute(
         "INSERT INTO theme_changes (changed_on, changed_at, kind, old_theme_id, new_theme_id, claims, reason) "
-        "VALUES (?, ?, 'merge', ?, ?, ?, ?)",
-        [day, utc_now(), old, new, moved, reason],
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [day, utc_now(), kind, old, new, claims, reason],
     )
-    return moved
+
+
+def set_centroid(con: duckdb.DuckDBPyConnection, theme_id: int, middle: np.ndarray) -> None:
+    con.execute("UPDATE themes SET centroid = ? WHERE theme_id = ?", [middle.tolist(), theme_id])
 
 
 def day_counts(con: duckdb.DuckDBPyConnection, day: date) -> dict[int, DayCounts]:

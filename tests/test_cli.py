@@ -235,6 +235,38 @@ def test_merging_themes_moves_claims_retires_the_old_id_and_records_the_change(
 
 
 @pytest.mark.slow
+def test_reclustering_keeps_theme_ids_records_changes_and_is_stable(
+    capsys: pytest.CaptureFixture[str], sample_db: Path
+) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(sample_db))
+    ids_before = {r[0] for r in con.execute("SELECT theme_id FROM themes").fetchall()}
+    themed_before = {r[0] for r in con.execute("SELECT claim_id FROM claim_themes").fetchall()}
+    con.close()
+    code, out, _ = _run(capsys, "themes", "recluster", "--db", str(sample_db))
+    assert code == 0 and "claims moved" in out
+    con = duckdb.connect(str(sample_db))
+    ids_after = {r[0] for r in con.execute("SELECT theme_id FROM themes").fetchall()}
+    assert ids_before <= ids_after  # no theme renumbered or dropped; new ones get new ids
+    assert all(new > max(ids_before) for new in ids_after - ids_before)
+    themed_after = {r[0] for r in con.execute("SELECT claim_id FROM claim_themes").fetchall()}
+    assert themed_before <= themed_after  # noise keeps its theme
+    reasons = {r[0] for r in con.execute("SELECT reason FROM theme_changes").fetchall()}
+    assert reasons <= {"recluster"}
+    merged = con.execute("SELECT theme_id, merged_into FROM themes WHERE merged_into IS NOT NULL").fetchall()
+    for old, new in merged:
+        assert con.execute("SELECT count(*) FROM claim_themes WHERE theme_id = ?", [old]).fetchone() == (0,)
+        assert con.execute(
+            "SELECT count(*) FROM theme_changes WHERE kind = 'merge' AND old_theme_id = ? AND new_theme_id = ?",
+            [old, new],
+        ).fetchone() == (1,)
+    con.close()
+    code, out, _ = _run(capsys, "themes", "recluster", "--db", str(sample_db))
+    assert code == 0 and out.startswith("0 claims moved, 0 themes merged, 0 themes created")
+
+
+@pytest.mark.slow
 def test_sql_prints_a_table_and_refuses_writes(capsys: pytest.CaptureFixture[str], sample_db: Path) -> None:
     code, out, _ = _run(
         capsys, "sql", "SELECT kind, count(*) AS n FROM documents GROUP BY kind ORDER BY kind", "--db", str(sample_db)

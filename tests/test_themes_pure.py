@@ -102,3 +102,22 @@ def test_bcubed_scores_partitions() -> None:
     assert recall == 1.0 and precision < 0.6
     precision, recall, _ = bcubed(truth, [-1, -1, -1, -1, -1])  # nothing themed
     assert precision == 1.0 and recall < 0.5
+
+
+def test_reclustering_maps_onto_existing_ids_with_merges_splits_and_new_themes() -> None:
+    import numpy as np
+
+    from cluster.themes import remap
+
+    # themes 7 and 9 now form one cluster (merge); theme 4 divides between clusters 1 and 2 (split);
+    # cluster 3 is new; claim 11 is noise and keeps its theme; claim 12 was unthemed and joins cluster 0
+    current = [7, 7, 7, 9, 9, 4, 4, 4, 4, 4, None, 4, None]
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 3, -1, 0])
+    result = remap(current, labels)
+    assert result.merges == [(9, 7)]
+    assert result.new_themes == 2  # cluster 2 (the part split off theme 4) and cluster 3
+    assert result.assign == {12: 7, 8: -1, 9: -1, 10: -2}
+    assert result.splits == [(4, -1, 2)]
+    # nothing changes when the clustering agrees with the themes
+    same = remap([1, 1, 2, 2], np.array([0, 0, 1, 1]))
+    assert same.assign == {} and same.merges == [] and same.splits == [] and same.new_themes == 0
