@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 from bench.claimset import LABELS, LabelledDocument, label_files, load, sentence_key  # noqa: E402
 from extract.claim_features import AI_TERMS, DIMENSIONS, Candidate, hashed_features  # noqa: E402
 from extract.claim_model import CLAIM_TYPES, WEIGHTS_FILE, ClaimModel, default_model, model_from_dict  # noqa: E402
-from extract.claims import Judgement, LocalJudge, candidates_of, decide, refusal, resolve_actors  # noqa: E402
+from extract.claims import LocalJudge, candidates_of, decide, refusal, resolve_actors  # noqa: E402
+from extract.sentences import split_sentences  # noqa: E402
 
 WEIGHTS = ROOT / "extract" / WEIGHTS_FILE
 EMBEDDING_SCALES = (1.0, 2.0, 3.0, 4.0)  # weight of the embedding block against the lexical features: chosen by CV
@@ -325,6 +326,16 @@ def eval_report(model: ClaimModel | None = None, show_errors: bool = False) -> d
     return results
 
 
+def _median_seconds(docs: Sequence[LabelledDocument], judge: LocalJudge, repeat: int) -> float:
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for doc in docs:
+            decide(doc.text, doc.kind, judge)
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
 def speed(repeat: int) -> None:
     """Sentences/s of ``decide`` over every labelled document, vectors precomputed (embedding excluded)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -332,31 +343,14 @@ def speed(repeat: int) -> None:
     encode = CachedEncode()
     for doc in docs:  # warm the vector cache so that timing excludes the model
         decide(doc.text, doc.kind, LocalJudge(None, encode))
-    sentences = sum(len(decide(d.text, d.kind, Judgement_free())) for d in docs)
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for doc in docs:
-            decide(doc.text, doc.kind, LocalJudge(None, encode))
-        runs.append(time.perf_counter() - start)
-    median = statistics.median(runs)
+    sentences = sum(len(split_sentences(d.text)) for d in docs)
+    median = _median_seconds(docs, LocalJudge(None, encode), repeat)
     print(
         f"{sentences} sentences in {len(docs)} documents: median {median:.3f} s over {repeat} runs "
         f"-> {sentences / median:,.0f} sentences/s (one core, embeddings cached)"
     )
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for doc in docs:
-            decide(doc.text, doc.kind, LocalJudge(None, None))
-        runs.append(time.perf_counter() - start)
-    median = statistics.median(runs)
+    median = _median_seconds(docs, LocalJudge(None, None), repeat)
     print(f"lexical head only: median {median:.3f} s -> {sentences / median:,.0f} sentences/s")
-
-
-class Judgement_free:
-    def judge(self, candidates: Sequence[Candidate]) -> list[Judgement]:
-        return [Judgement(False, 0.0) for _ in candidates]
 
 
 def main() -> None:

@@ -246,10 +246,12 @@ class Embedder:
         if self.backend not in ("auto", "torch", "onnx"):
             raise UndercurrentError(f"UNDERCURRENT_EMBEDDER must be auto, torch or onnx, not {self.backend!r}")
         self._encoder: Any = None
+        self._onnx: Path | None = None
         self._name: str | None = None
 
-    def _load(self) -> Any:
-        if self._encoder is None:
+    def _resolve(self) -> str:
+        """Choose the path (exporting the ONNX model once if needed) without loading a model."""
+        if self._name is None:
             use_onnx = self.backend == "onnx" or (self.backend == "auto" and not _cuda())
             found = None
             if use_onnx:
@@ -260,19 +262,22 @@ class Embedder:
                         raise UndercurrentError(f"cannot prepare the ONNX embedding model: {exc}") from exc
                     log.warning("ONNX embedding path unavailable (%s); using sentence-transformers", exc)
             if found is not None:
-                path, variant = found
-                self._encoder = OnnxEncoder(path, self.batch_size)
+                self._onnx, variant = found
                 self._name = f"{MODEL_NAME}+onnx-{variant}"
             else:
-                self._encoder = TorchEncoder(self.batch_size)
                 self._name = MODEL_NAME
+        return self._name
+
+    def _load(self) -> Any:
+        if self._encoder is None:
+            self._resolve()
+            self._encoder = OnnxEncoder(self._onnx, self.batch_size) if self._onnx else TorchEncoder(self.batch_size)
         return self._encoder
 
     @property
     def name(self) -> str:
-        self._load()
-        assert self._name is not None
-        return self._name
+        """The cache key of this path's vectors; knowing it loads no model."""
+        return self._resolve()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:

@@ -130,7 +130,7 @@ def remap(current: list[int | None], labels: np.ndarray) -> Remap:
     from collections import Counter
 
     clusters = sorted(set(labels.tolist()) - {-1})
-    members = {c: [i for i in range(len(labels)) if labels[i] == c] for c in clusters}
+    members = {c: np.flatnonzero(labels == c).tolist() for c in clusters}
     per_cluster = {c: Counter(current[i] for i in members[c] if current[i] is not None) for c in clusters}
     primary: dict[int, int] = {}  # theme -> the cluster holding most of its claims
     for theme in sorted({t for t in current if t is not None}):

@@ -23,7 +23,7 @@ import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -287,10 +287,4 @@ def extract_claims(
                 speaker=span.speaker if span else None,
             )
         )
-    return [_with_seq(c, n) for n, c in enumerate(claims)]
-
-
-def _with_seq(claim: Claim, seq: int) -> Claim:
-    from dataclasses import replace
-
-    return replace(claim, seq=seq)
+    return [replace(c, seq=n) for n, c in enumerate(claims)]

@@ -151,11 +151,13 @@ def recluster_stage(
         for old, new in result.merges:
             themestore.merge_themes(con, old, new, day, reason="recluster")
         final = dict(con.execute("SELECT claim_id, theme_id FROM claim_themes").fetchall())
+        by_theme: dict[int, list[int]] = {}
+        for i, (claim_id, _, _) in enumerate(rows):
+            if claim_id in final:
+                by_theme.setdefault(final[claim_id], []).append(i)
         touched = {new for _, new, _ in moves} | {new for _, new in result.merges} | {o for o, _, _ in result.splits}
-        for theme_id in sorted(touched):
-            members = [i for i, (claim_id, _, _) in enumerate(rows) if final.get(claim_id) == theme_id]
-            if members:
-                themestore.set_centroid(con, theme_id, centroid(vectors[members]))
+        for theme_id in sorted(touched & by_theme.keys()):
+            themestore.set_centroid(con, theme_id, centroid(vectors[by_theme[theme_id]]))
         if moves or result.merges:
             relabel(con)
     return {"claims_moved": len(moves), "themes_merged": len(result.merges), "themes_created": result.new_themes}
