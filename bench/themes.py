@@ -9,6 +9,7 @@ from scratch (no existing themes), as a first run would; BCubed counts an unthem
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -24,6 +25,14 @@ from cluster.metrics import bcubed  # noqa: E402
 from cluster.themes import ThemeOptions, plan  # noqa: E402
 
 THEME_SET = ROOT / "labels" / "themes" / "themes.jsonl"
+TUNING_SET = ROOT / "labels" / "themes" / "tuning.jsonl"
+TRAINING_SET = ROOT / "labels" / "themes" / "train.jsonl"
+SPACE_FILE = ROOT / "cluster" / "theme_space.npz"
+SHRINKAGE_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03)
+
+
+def labels_digest(path: Path = TRAINING_SET) -> str:
+    return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
 
 
 def labelled_claims(path: Path = THEME_SET) -> tuple[list[str], list[str]]:
@@ -61,21 +70,54 @@ def quality(vectors: np.ndarray, labels: list[str], options: ThemeOptions | None
     return Quality(precision, recall, f1, themes, sum(t < 0 for t in targets) / len(targets))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("quality",))
-    parser.parse_args()
+def embedded(path: Path) -> tuple[np.ndarray, list[str]]:
     from cluster.embed import Embedder
 
-    texts, labels = labelled_claims()
-    embedder = Embedder()
-    vectors = embedder.encode(texts)
-    q = quality(vectors, labels)
-    print(
-        f"{len(texts)} claims in {len(set(labels))} labelled themes ({embedder.name}): BCubed precision "
-        f"{q.precision:.3f}, recall {q.recall:.3f}, F1 {q.f1:.3f}; {q.themes} themes found, "
-        f"unthemed share {q.unthemed_share:.2f}"
-    )
+    texts, labels = labelled_claims(path)
+    return Embedder().encode(texts), labels
+
+
+def train() -> None:
+    """Learn the theme space from train.jsonl; choose its shrinkage on tuning.jsonl (BCubed F1 of a first run)."""
+    from cluster import space as spaces
+
+    vectors, labels = embedded(TRAINING_SET)
+    tuning, tuning_labels = embedded(TUNING_SET)
+    scored = []
+    for shrinkage in SHRINKAGE_GRID:
+        candidate = spaces.learn(vectors, labels, shrinkage)
+        q = quality(candidate.apply(tuning), tuning_labels)
+        print(f"shrinkage {shrinkage:g}: tuning BCubed F1 {q.f1:.3f} (P {q.precision:.3f} R {q.recall:.3f})")
+        scored.append((round(q.f1, 3), -shrinkage))
+    best = -max(scored)[1]
+    meta = {"labels_digest": labels_digest(), "themes": len(set(labels)), "claims": len(labels)}
+    spaces.save(spaces.learn(vectors, labels, best, meta), str(SPACE_FILE))
+    print(f"chose shrinkage {best:g}; wrote {SPACE_FILE.relative_to(ROOT)}")
+
+
+def report_quality(options: ThemeOptions | None = None) -> None:
+    from cluster.space import default_space
+
+    space = default_space()
+    for path in (THEME_SET, TUNING_SET):
+        vectors, labels = embedded(path)
+        for name, mapped in (("theme space", space.apply(vectors)), ("raw MiniLM", vectors)):
+            q = quality(mapped, labels, options)
+            print(
+                f"{path.name}: {len(labels)} claims in {len(set(labels))} themes, {name}: BCubed precision "
+                f"{q.precision:.3f}, recall {q.recall:.3f}, F1 {q.f1:.3f}; {q.themes} themes found, "
+                f"unthemed share {q.unthemed_share:.2f}"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("quality", "train"))
+    args = parser.parse_args()
+    if args.command == "train":
+        train()
+    else:
+        report_quality()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,9 +12,29 @@ import numpy as np
 class ThemeOptions:
     min_cluster_size: int = 3
     min_samples: int = 2
-    join_threshold: float = 0.55  # cosine to a theme centroid for a claim to join it
+    join_threshold: float = 0.2  # cosine (in the theme space) to a theme centroid for a claim to join it
     selection: str = "leaf"
-    retry_days: int = 30  # unthemed claims get another chance on later runs for this many days
+    neighbours: int = 15  # k of the k-nearest-neighbour graph HDBSCAN runs on
+    large_from: int = 5_000  # from this many claims on, clusters are chosen for size (see ``for_size``)
+
+    def for_size(self, n: int) -> ThemeOptions:
+        """Settings for clustering ``n`` claims at once.
+
+        The fine settings (clusters of 3, leaf selection) suit a day's claims, where an idea may have only a
+        handful; over a whole history (a full re-clustering) they would cut every theme into splinters, so
+        from ``large_from`` claims on a theme needs one claim in 2,000 (at least ``min_cluster_size``), core
+        distances use 5 neighbours and HDBSCAN keeps the most stable clusters (excess of mass).
+        """
+        if n < self.large_from:
+            return self
+        return replace(
+            self,
+            min_cluster_size=max(self.min_cluster_size, n // 2_000),
+            min_samples=max(self.min_samples, 5),
+            selection="eom",
+        )
+
+    retry_days: int = 7  # unthemed claims get another chance on later runs for this many days
 
 
 def centroid(vectors: np.ndarray) -> np.ndarray:
@@ -42,22 +62,88 @@ def canonical_order(vectors: np.ndarray) -> np.ndarray:
 def discover(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
     """HDBSCAN cluster labels (-1 for noise), the same for the same vectors in any order: clustering runs in
     the vectors' canonical order and clusters are numbered by their first member in that order."""
+    options = options.for_size(len(vectors))
     if len(vectors) < max(options.min_cluster_size, 2) + 1:
         return np.full(len(vectors), -1)
-    import hdbscan
-
     order = canonical_order(vectors)
-    clusterer = hdbscan.HDBSCAN(
-        min_cluster_size=options.min_cluster_size,
-        min_samples=options.min_samples,
-        metric="euclidean",
-        cluster_selection_method=options.selection,
-        core_dist_n_jobs=1,
-    )
-    canonical = _relabel_by_first_member(clusterer.fit_predict(vectors[order].astype(np.float64)))
+    canonical = _relabel_by_first_member(hdbscan_knn(vectors[order], options))
     labels = np.full(len(vectors), -1)
     labels[order] = canonical
     return labels
+
+
+def hdbscan_knn(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
+    """HDBSCAN* over unit vectors, its mutual-reachability spanning tree built from an exact k-nearest-neighbour
+    graph instead of all n² pairs.
+
+    Core distances need only the ``min_samples`` nearest neighbours, and the edges HDBSCAN's hierarchy keeps
+    below the cluster level join near neighbours; so the minimum spanning tree of the k-NN graph (mutual
+    reachability weights) gives the same clusters as the full one wherever clusters are denser than their
+    surroundings. Parts of the graph that the k-NN edges leave unconnected are joined at the top of the
+    hierarchy. Neighbours come from an exact inner-product search (FAISS, flat index), so the cost is one
+    matrix product in blocks plus O(n k) graph work: seconds for 100k claims, where HDBSCAN on raw 384-d
+    vectors takes minutes at 30k.
+    """
+    from hdbscan._hdbscan_linkage import label as single_linkage
+    from hdbscan.hdbscan_ import _tree_to_labels
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+
+    n = len(vectors)
+    k = min(n - 1, max(options.neighbours, options.min_samples + 1))
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    sims, neighbours = nearest_neighbours(data, k + 1)
+    distances = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims)).astype(np.float64)
+    # column 0 is normally the point itself; an exact duplicate may come first instead, at distance 0 either way
+    core = distances[:, min(options.min_samples, k)]
+    rows = np.repeat(np.arange(n), k)
+    cols = neighbours[:, 1:].ravel()
+    valid = (cols >= 0) & (cols != rows)
+    rows, cols, dist = rows[valid], cols[valid], distances[:, 1:].ravel()[valid]
+    weights = np.maximum(np.maximum(dist, core[rows]), core[cols])
+    # a zero weight would read as "no edge" in a sparse matrix: duplicates get the smallest positive one
+    weights = np.maximum(weights, np.finfo(np.float64).tiny)
+    graph = coo_matrix((weights, (rows, cols)), shape=(n, n)).tocsr()
+    graph = graph.maximum(graph.T)
+    tree = minimum_spanning_tree(graph).tocoo()
+    edges = np.column_stack([tree.row, tree.col, tree.data]).astype(np.float64)
+    parts, part_of = connected_components(tree, directed=False)
+    if parts > 1:
+        top = 2.0 * float(edges[:, 2].max()) if len(edges) else 4.0
+        firsts = np.unique(part_of, return_index=True)[1]
+        links = np.column_stack([np.full(parts - 1, firsts[0]), firsts[1:], np.full(parts - 1, top)])
+        edges = np.vstack([edges, links])
+    edges = edges[np.lexsort((edges[:, 1], edges[:, 0], edges[:, 2]))]
+    hierarchy = single_linkage(edges)
+    return np.asarray(_tree_to_labels(None, hierarchy, options.min_cluster_size, options.selection)[0], dtype=int)
+
+
+EXACT_BELOW = 30_000  # up to this many vectors the neighbour search is exact (flat index)
+
+
+def nearest_neighbours(data: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inner products and indices of each vector's ``k`` nearest (itself included).
+
+    Exact below ``EXACT_BELOW`` vectors; above, an inverted-file index (4·√n lists, k-means trained with a fixed
+    seed on an evenly spaced sample, 24 lists probed), which finds about 95 % of the exact neighbours in a
+    quarter of the time: the full product of 100k × 100k 384-d vectors alone takes 40 s on two cores.
+    """
+    import faiss
+
+    n, dims = data.shape
+    if n < EXACT_BELOW:
+        index = faiss.IndexFlatIP(dims)
+        index.add(data)
+        return index.search(data, k)
+    lists = int(4 * np.sqrt(n))
+    quantiser = faiss.IndexFlatIP(dims)
+    index = faiss.IndexIVFFlat(quantiser, dims, lists, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 1234
+    index.cp.min_points_per_centroid = 1
+    index.train(data[:: max(1, n // (lists * 40))])
+    index.add(data)
+    index.nprobe = 24
+    return index.search(data, k)
 
 
 def _relabel_by_first_member(labels: np.ndarray) -> np.ndarray:

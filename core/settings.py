@@ -30,6 +30,7 @@ _KEYS = (
     "llm_url",
     "llm_model",
     "llm_api_key",
+    "recluster_days",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -56,6 +57,7 @@ class Settings:
     llm_url: str | None = None  # OpenAI-compatible endpoint for the optional claim judge (off when unset)
     llm_model: str | None = None
     llm_api_key: Secret | None = field(default=None, repr=False)
+    recluster_days: int = 7  # a full re-clustering of every claim every this many days (0: only on demand)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI arguments win)."""
@@ -79,6 +81,14 @@ def _coerce(key: str, value: Any) -> Any:
         if not text.startswith(("http://", "https://")):
             raise UserError(f"llm_url must be an http(s) URL such as http://127.0.0.1:8000/v1, not {text!r}")
         return text
+    if key == "recluster_days":
+        try:
+            days = int(str(value).strip())
+        except ValueError:
+            days = -1
+        if days < 0:
+            raise UserError(f"recluster_days must be a whole number of days (0 turns it off), not {value!r}")
+        return days
     if key == "llm_model":
         return str(value).strip() or None
     if key == "allow_private_networks":

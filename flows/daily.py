@@ -93,9 +93,15 @@ def claims_task(paths: RunPaths, run_date: date) -> dict[str, int]:
 
 
 @task(cache_policy=NONE)
-def themes_task(paths: RunPaths, run_date: date) -> dict[str, int]:
+def themes_task(paths: RunPaths, run_date: date) -> dict[str, Any]:
+    """The day's claims into themes; then, when due, the periodic full re-clustering (ids kept)."""
+    settings = settings_for(paths)
     with connect(paths.db) as con:
-        return stages.themes_stage(con, shared_embedder(), run_date)
+        counts: dict[str, Any] = dict(stages.themes_stage(con, shared_embedder(), run_date))
+        if stages.recluster_due(con, run_date, settings.recluster_days):
+            reclustered = stages.recluster_stage(con, shared_embedder(), run_date)
+            counts.update({f"recluster_{key}": value for key, value in reclustered.items()})
+    return counts
 
 
 @task(cache_policy=NONE)

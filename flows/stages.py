@@ -13,6 +13,7 @@ import numpy as np
 from cluster import labels as labelling
 from cluster.embed import Embedder
 from cluster.metrics import BASELINE_DAYS, day_metrics
+from cluster.space import ThemeSpace, default_space
 from cluster.themes import ThemeOptions, centroid, discover, plan, remap
 from core.errors import PermanentError, TransientError
 from core.ids import text_hash
@@ -93,57 +94,101 @@ def vectors_for(con: duckdb.DuckDBPyConnection, embedder: Embedder, texts: list[
 
 
 def themes_stage(
-    con: duckdb.DuckDBPyConnection, embedder: Embedder, run_date: date, options: ThemeOptions | None = None
-) -> dict[str, int]:
-    """Assign new claims to existing themes; cluster the rest; new clusters become new themes."""
+    con: duckdb.DuckDBPyConnection,
+    embedder: Embedder,
+    run_date: date,
+    options: ThemeOptions | None = None,
+    space: ThemeSpace | None = None,
+) -> dict[str, int | float]:
+    """Assign new claims to existing themes; cluster the rest; new clusters become new themes.
+
+    The work is in proportion to the day's claims (and the unthemed ones of the last ``retry_days``): existing
+    themes are read as centroids, and only the themes that gained claims are relabelled, from stored term counts.
+    """
     options = options or ThemeOptions()
+    space = space or default_space()
+    refreshed = refresh_centroids(con, embedder, space)
     pending = themestore.unthemed_claims(con, run_date, options.retry_days)
-    vectors = vectors_for(con, embedder, [text for _, text in pending])
-    theme_ids, centroids = themestore.theme_centroids(con)
+    vectors = space.apply(vectors_for(con, embedder, [text for _, text in pending]))
+    theme_ids, centroids = themestore.theme_centroids(con, space.name)
     result = plan(vectors, centroids, options)
     with transaction(con):
         first_new = themestore.next_theme_id(con)
         for number, middle in enumerate(result.new_centroids):
-            themestore.create_theme(con, first_new + number, middle, run_date)
+            themestore.create_theme(con, first_new + number, middle, run_date, space.name)
         targets = theme_ids + [first_new + n for n in range(len(result.new_centroids))]
         pairs = [(pending[i][0], targets[t], sim) for i, (t, sim) in sorted(result.assignments.items())]
         themestore.assign_claims(con, pairs, run_date)
         themestore.mark_considered(con, [claim_id for claim_id, _ in pending], run_date)
         repeats = themestore.adopt_linked(con, run_date)
-        if pairs or repeats:
-            relabel(con)
+        gained: dict[int, Counter[str]] = {}
+        for i, (t, sim) in sorted(result.assignments.items()):
+            gained.setdefault(targets[t], Counter()).update(labelling.terms(pending[i][1]))
+            themestore.offer_representative(con, targets[t], pending[i][0], sim)
+        themestore.add_terms(con, gained)
+        relabel(con, sorted(gained))
         history, history_total = themestore.window_counts(con, run_date, BASELINE_DAYS)
         themestore.save_day_metrics(
             con, run_date, day_metrics(themestore.day_counts(con, run_date), history, history_total)
         )
     joined = sum(1 for t, _ in result.assignments.values() if t < len(theme_ids))
-    return {
+    counts: dict[str, int | float] = {
         "claims_joined": joined,
         "themes_created": len(result.new_centroids),
         "claims_unthemed": len(pending) - len(result.assignments),
         "unthemed_share": round((len(pending) - len(result.assignments)) / len(pending), 3) if pending else 0.0,
         "claim_repeats_themed": repeats,
     }
+    if refreshed:
+        counts["theme_centroids_refreshed"] = refreshed
+    return counts
+
+
+def refresh_centroids(con: duckdb.DuckDBPyConnection, embedder: Embedder, space: ThemeSpace) -> int:
+    """Recompute the centroids computed in another theme space (once, after the shipped space changes)."""
+    stale = themestore.stale_members(con, space.name)
+    if not stale:
+        return 0
+    with transaction(con):
+        for theme_id, texts in sorted(stale.items()):
+            themestore.set_centroid(con, theme_id, centroid(space.apply(vectors_for(con, embedder, texts))), space.name)
+    return len(stale)
+
+
+def recluster_due(con: duckdb.DuckDBPyConnection, run_date: date, every_days: int) -> bool:
+    """Whether the periodic full re-clustering is due (``every_days`` 0: never on its own)."""
+    if every_days <= 0:
+        return False
+    last = themestore.last_recluster(con)
+    if last is None:  # the first one waits until there is history worth re-clustering
+        first = con.execute("SELECT min(created_on) FROM themes").fetchone()
+        return bool(first and first[0] is not None and (run_date - first[0]).days >= every_days)
+    return (run_date - last).days >= every_days
 
 
 def recluster_stage(
-    con: duckdb.DuckDBPyConnection, embedder: Embedder, day: date, options: ThemeOptions | None = None
+    con: duckdb.DuckDBPyConnection,
+    embedder: Embedder,
+    day: date,
+    options: ThemeOptions | None = None,
+    space: ThemeSpace | None = None,
 ) -> dict[str, int]:
     """Cluster every claim afresh and map the result onto the existing themes: ids are kept, themes that now
     form one are merged, parts that now belong elsewhere move (a split), new clusters get new ids; every
     change is recorded in theme_changes. Claims the clustering leaves as noise keep their theme."""
     options = options or ThemeOptions()
+    space = space or default_space()
     rows = themestore.live_claims(con)
     if not rows:
         return {"claims_moved": 0, "themes_merged": 0, "themes_created": 0}
-    vectors = vectors_for(con, embedder, [text for _, text, _ in rows])
+    vectors = space.apply(vectors_for(con, embedder, [text for _, text, _ in rows]))
     result = remap([theme for _, _, theme in rows], discover(vectors, options))
     with transaction(con):
         first_new = themestore.next_theme_id(con)
         resolve = {-(k + 1): first_new + k for k in range(result.new_themes)}
         for placeholder, theme_id in sorted(resolve.items(), key=lambda kv: kv[1]):
             members = [i for i, target in result.assign.items() if target == placeholder]
-            themestore.create_theme(con, theme_id, centroid(vectors[members]), day)
+            themestore.create_theme(con, theme_id, centroid(vectors[members]), day, space.name)
         moves = [(rows[i][0], resolve.get(t, t), 0.0) for i, t in sorted(result.assign.items())]
         themestore.move_claims(con, moves, day)
         for old, new, count in result.splits:
@@ -157,18 +202,37 @@ def recluster_stage(
                 by_theme.setdefault(final[claim_id], []).append(i)
         touched = {new for _, new, _ in moves} | {new for _, new in result.merges} | {o for o, _, _ in result.splits}
         for theme_id in sorted(touched & by_theme.keys()):
-            themestore.set_centroid(con, theme_id, centroid(vectors[by_theme[theme_id]]))
+            members = by_theme[theme_id]
+            middle = centroid(vectors[members])
+            themestore.set_centroid(con, theme_id, middle, space.name)
+            sims = vectors[members] @ middle
+            best = int(np.argmax(sims))
+            themestore.set_representative(con, theme_id, rows[members[best]][0], float(sims[best]))
         if moves or result.merges:
             relabel(con)
+        themestore.record_recluster(con, day, len(rows), len(moves), len(result.merges), result.new_themes)
     return {"claims_moved": len(moves), "themes_merged": len(result.merges), "themes_created": result.new_themes}
 
 
-def relabel(con: duckdb.DuckDBPyConnection) -> None:
-    """Recompute every theme's key phrases and label from its claims (an operator's label stays)."""
-    members = themestore.theme_members(con)
-    ids = sorted(members)
-    phrases = labelling.keywords([[text for _, text in members[t]] for t in ids])
-    for theme_id, keyphrases in zip(ids, phrases, strict=True):
+def relabel(con: duckdb.DuckDBPyConnection, theme_ids: list[int] | None = None) -> None:
+    """Recompute themes' key phrases and labels (an operator's label stays).
+
+    With ``theme_ids`` only those themes are relabelled, from their stored term counts weighted against every
+    theme's; without, every theme's term counts are rebuilt from its claims first (after merges and moves).
+    """
+    if theme_ids is None:
+        members = themestore.theme_members(con)
+        counts = {t: Counter(term for _, text in members[t] for term in labelling.terms(text)) for t in members}
+        themestore.replace_terms(con, counts, every=True)
+        ids = sorted(members)
+    else:
+        counts = themestore.term_counts(con, theme_ids)
+        ids = sorted(theme_ids)
+    if not ids:
+        return
+    frequency, average = themestore.term_frequency(con, sorted({t for c in counts.values() for t in c}))
+    for theme_id in ids:
+        keyphrases = labelling.score_terms(counts[theme_id], frequency, average)
         themestore.update_theme(con, theme_id, labelling.label_from(keyphrases), keyphrases, None)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 import duckdb
@@ -44,21 +45,42 @@ def mark_considered(con: duckdb.DuckDBPyConnection, claim_ids: list[str], run_da
         con.execute("UPDATE claims SET themed_on = ? WHERE claim_id IN (SELECT unnest(?))", [run_date, claim_ids])
 
 
-def theme_centroids(con: duckdb.DuckDBPyConnection) -> tuple[list[int], np.ndarray]:
-    rows = con.execute("SELECT theme_id, centroid FROM themes WHERE centroid IS NOT NULL ORDER BY theme_id").fetchall()
+def theme_centroids(con: duckdb.DuckDBPyConnection, space: str) -> tuple[list[int], np.ndarray]:
+    """Ids and centroids of the live themes whose centroid lives in ``space``."""
+    rows = con.execute(
+        "SELECT theme_id, centroid FROM themes WHERE centroid IS NOT NULL AND merged_into IS NULL AND space = ? "
+        "ORDER BY theme_id",
+        [space],
+    ).fetchall()
     ids = [r[0] for r in rows]
     matrix = np.asarray([r[1] for r in rows], dtype=np.float32) if rows else np.zeros((0, 384), dtype=np.float32)
     return ids, matrix
+
+
+def stale_members(con: duckdb.DuckDBPyConnection, space: str) -> dict[int, list[str]]:
+    """Texts of the claims of live themes whose centroid is not in ``space`` (the theme space changed)."""
+    rows = con.execute(
+        "SELECT th.theme_id, c.text FROM themes th JOIN claim_themes t USING (theme_id) JOIN claims c USING (claim_id) "
+        "WHERE th.merged_into IS NULL AND th.space IS DISTINCT FROM ? AND c.same_as IS NULL "
+        "ORDER BY th.theme_id, c.claim_id",
+        [space],
+    ).fetchall()
+    members: dict[int, list[str]] = {}
+    for theme_id, text in rows:
+        members.setdefault(theme_id, []).append(text)
+    return members
 
 
 def next_theme_id(con: duckdb.DuckDBPyConnection) -> int:
     return int(con.execute("SELECT coalesce(max(theme_id), 0) + 1 FROM themes").fetchone()[0])  # type: ignore[index]
 
 
-def create_theme(con: duckdb.DuckDBPyConnection, theme_id: int, centroid: np.ndarray, created_on: date) -> None:
+def create_theme(
+    con: duckdb.DuckDBPyConnection, theme_id: int, centroid: np.ndarray, created_on: date, space: str
+) -> None:
     con.execute(
-        "INSERT INTO themes (theme_id, label, keywords, created_on, centroid) VALUES (?, '', [], ?, ?)",
-        [theme_id, created_on, centroid.tolist()],
+        "INSERT INTO themes (theme_id, label, keywords, created_on, centroid, space) VALUES (?, '', [], ?, ?, ?)",
+        [theme_id, created_on, centroid.tolist(), space],
     )
 
 
@@ -71,11 +93,15 @@ def assign_claims(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int, fl
         )
 
 
-def theme_members(con: duckdb.DuckDBPyConnection) -> dict[int, list[tuple[str, str]]]:
-    """theme_id -> [(claim_id, text)] for every theme, claims in claim_id order."""
+def theme_members(
+    con: duckdb.DuckDBPyConnection, theme_ids: list[int] | None = None
+) -> dict[int, list[tuple[str, str]]]:
+    """theme_id -> [(claim_id, text)] for every theme (or those given), claims in claim_id order."""
     rows = con.execute(
         "SELECT t.theme_id, c.claim_id, c.text FROM claim_themes t JOIN claims c USING (claim_id) "
-        "WHERE c.same_as IS NULL ORDER BY t.theme_id, c.claim_id"
+        "WHERE c.same_as IS NULL AND ($ids IS NULL OR list_contains($ids, t.theme_id)) "
+        "ORDER BY t.theme_id, c.claim_id",
+        {"ids": theme_ids},
     ).fetchall()
     members: dict[int, list[tuple[str, str]]] = {}
     for theme_id, claim_id, text in rows:
@@ -208,8 +234,79 @@ def record_change(
     )
 
 
-def set_centroid(con: duckdb.DuckDBPyConnection, theme_id: int, middle: np.ndarray) -> None:
-    con.execute("UPDATE themes SET centroid = ? WHERE theme_id = ?", [middle.tolist(), theme_id])
+def set_centroid(con: duckdb.DuckDBPyConnection, theme_id: int, middle: np.ndarray, space: str) -> None:
+    con.execute("UPDATE themes SET centroid = ?, space = ? WHERE theme_id = ?", [middle.tolist(), space, theme_id])
+
+
+def add_terms(con: duckdb.DuckDBPyConnection, counts: dict[int, Counter[str]]) -> None:
+    """Add key-phrase candidate counts to themes (claims joined them)."""
+    rows = [[theme_id, term, n] for theme_id, c in sorted(counts.items()) for term, n in sorted(c.items())]
+    if rows:
+        con.executemany(
+            "INSERT INTO theme_terms VALUES (?, ?, ?) ON CONFLICT (theme_id, term) DO UPDATE SET n = n + excluded.n",
+            rows,
+        )
+
+
+def replace_terms(con: duckdb.DuckDBPyConnection, counts: dict[int, Counter[str]], every: bool) -> None:
+    """Set the term counts of the given themes (of every theme when ``every``: a full rebuild)."""
+    if every:
+        con.execute("DELETE FROM theme_terms")
+    else:
+        con.execute("DELETE FROM theme_terms WHERE list_contains(?, theme_id)", [sorted(counts)])
+    add_terms(con, counts)
+
+
+def term_counts(con: duckdb.DuckDBPyConnection, theme_ids: list[int]) -> dict[int, Counter[str]]:
+    rows = con.execute(
+        "SELECT theme_id, term, n FROM theme_terms WHERE list_contains(?, theme_id)", [theme_ids]
+    ).fetchall()
+    counts: dict[int, Counter[str]] = {t: Counter() for t in theme_ids}
+    for theme_id, term, n in rows:
+        counts[theme_id][term] = n
+    return counts
+
+
+def term_frequency(con: duckdb.DuckDBPyConnection, terms: list[str]) -> tuple[dict[str, int], float]:
+    """Each term's count over all live themes, and the mean number of terms per live theme."""
+    live = "theme_id IN (SELECT theme_id FROM themes WHERE merged_into IS NULL)"
+    rows = con.execute(
+        f"SELECT term, sum(n) FROM theme_terms WHERE {live} AND list_contains(?, term) GROUP BY term", [terms]
+    ).fetchall()
+    average = con.execute(
+        f"SELECT coalesce(sum(n) / greatest(count(DISTINCT theme_id), 1), 1) FROM theme_terms WHERE {live}"
+    ).fetchone()
+    return {term: int(n) for term, n in rows}, float(average[0]) if average else 1.0
+
+
+def offer_representative(con: duckdb.DuckDBPyConnection, theme_id: int, claim_id: str, similarity: float) -> None:
+    """Make the claim the theme's representative when it is closer to the centroid than the present one."""
+    con.execute(
+        "UPDATE themes SET representative_claim_id = $claim, representative_similarity = $sim "
+        "WHERE theme_id = $theme AND (representative_similarity IS NULL OR representative_similarity < $sim "
+        "OR (representative_similarity = $sim AND representative_claim_id > $claim))",
+        {"claim": claim_id, "sim": similarity, "theme": theme_id},
+    )
+
+
+def set_representative(con: duckdb.DuckDBPyConnection, theme_id: int, claim_id: str, similarity: float) -> None:
+    con.execute(
+        "UPDATE themes SET representative_claim_id = ?, representative_similarity = ? WHERE theme_id = ?",
+        [claim_id, similarity, theme_id],
+    )
+
+
+def last_recluster(con: duckdb.DuckDBPyConnection) -> date | None:
+    row = con.execute("SELECT max(run_date) FROM theme_reclusters").fetchone()
+    return row[0] if row else None
+
+
+def record_recluster(
+    con: duckdb.DuckDBPyConnection, day: date, claims: int, moved: int, merged: int, created: int
+) -> None:
+    con.execute(
+        "INSERT INTO theme_reclusters VALUES (?, ?, ?, ?, ?, ?)", [day, utc_now(), claims, moved, merged, created]
+    )
 
 
 def day_counts(con: duckdb.DuckDBPyConnection, day: date) -> dict[int, DayCounts]:

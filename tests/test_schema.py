@@ -45,6 +45,8 @@ EXPECTED_TABLES = {
     "feed_state",
     "theme_daily",
     "theme_changes",
+    "theme_terms",
+    "theme_reclusters",
     "minhash_bands",
     "syndication",
     "schema_migrations",
