@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -29,7 +29,7 @@ class ThemeSpace:
     projection: np.ndarray  # (d, d)
     meta: dict[str, Any]
 
-    @property
+    @cached_property
     def name(self) -> str:
         """Short id of this map: stored with theme centroids, so centroids from another map are recomputed."""
         digest = hashlib.blake2b(self.projection.tobytes(), digest_size=6)

@@ -122,9 +122,14 @@ def themes_stage(
         themestore.mark_considered(con, [claim_id for claim_id, _ in pending], run_date)
         repeats = themestore.adopt_linked(con, run_date)
         gained: dict[int, Counter[str]] = {}
+        closest: dict[int, tuple[float, str]] = {}
         for i, (t, sim) in sorted(result.assignments.items()):
             gained.setdefault(targets[t], Counter()).update(labelling.terms(pending[i][1]))
-            themestore.offer_representative(con, targets[t], pending[i][0], sim)
+            best = closest.get(targets[t])
+            if best is None or sim > best[0] or (sim == best[0] and pending[i][0] < best[1]):
+                closest[targets[t]] = (sim, pending[i][0])
+        for theme_id, (sim, claim_id) in sorted(closest.items()):
+            themestore.offer_representative(con, theme_id, claim_id, sim)
         themestore.add_terms(con, gained)
         relabel(con, sorted(gained))
         history, history_total = themestore.window_counts(con, run_date, BASELINE_DAYS)

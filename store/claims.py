@@ -86,7 +86,11 @@ def cached_vectors(con: duckdb.DuckDBPyConnection, model: str, hashes: list[str]
 
 def cache_vectors(con: duckdb.DuckDBPyConnection, model: str, items: dict[str, np.ndarray]) -> None:
     if items:
-        con.executemany(
-            "INSERT INTO embeddings VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            [[model, h, v.astype(np.float32).tolist()] for h, v in items.items()],
+        con.execute(
+            "INSERT INTO embeddings SELECT $model, unnest($hashes), unnest($vectors)::FLOAT[] ON CONFLICT DO NOTHING",
+            {
+                "model": model,
+                "hashes": list(items),
+                "vectors": [v.astype(np.float32).tolist() for v in items.values()],
+            },
         )

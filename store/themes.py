@@ -86,10 +86,15 @@ def create_theme(
 
 def assign_claims(con: duckdb.DuckDBPyConnection, pairs: list[tuple[str, int, float]], assigned_on: date) -> None:
     if pairs:
-        con.executemany(
-            "INSERT INTO claim_themes (claim_id, theme_id, similarity, assigned_on) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [[claim_id, theme_id, float(sim), assigned_on] for claim_id, theme_id, sim in pairs],
+        con.execute(
+            "INSERT INTO claim_themes (claim_id, theme_id, similarity, assigned_on) "
+            "SELECT unnest($claims), unnest($themes), unnest($sims), $day ON CONFLICT DO NOTHING",
+            {
+                "claims": [claim_id for claim_id, _, _ in pairs],
+                "themes": [theme_id for _, theme_id, _ in pairs],
+                "sims": [float(sim) for _, _, sim in pairs],
+                "day": assigned_on,
+            },
         )
 
 
@@ -240,11 +245,12 @@ def set_centroid(con: duckdb.DuckDBPyConnection, theme_id: int, middle: np.ndarr
 
 def add_terms(con: duckdb.DuckDBPyConnection, counts: dict[int, Counter[str]]) -> None:
     """Add key-phrase candidate counts to themes (claims joined them)."""
-    rows = [[theme_id, term, n] for theme_id, c in sorted(counts.items()) for term, n in sorted(c.items())]
+    rows = [(theme_id, term, n) for theme_id, c in sorted(counts.items()) for term, n in sorted(c.items())]
     if rows:
-        con.executemany(
-            "INSERT INTO theme_terms VALUES (?, ?, ?) ON CONFLICT (theme_id, term) DO UPDATE SET n = n + excluded.n",
-            rows,
+        con.execute(
+            "INSERT INTO theme_terms SELECT unnest($themes), unnest($terms), unnest($counts) "
+            "ON CONFLICT (theme_id, term) DO UPDATE SET n = n + excluded.n",
+            {"themes": [r[0] for r in rows], "terms": [r[1] for r in rows], "counts": [r[2] for r in rows]},
         )
 
 
