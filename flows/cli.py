@@ -352,13 +352,14 @@ def merge(ctx: click.Context, db: str | None, old: int, new: int) -> None:
     is recorded in theme_changes."""
     from flows.stages import relabel
     from store.db import connect, transaction, utc_now
-    from store.themes import merge_themes
+    from store.themes import merge_themes, refresh_seen
 
     with connect(_settings(db=db or ctx.obj["db"]).db, must_exist=True) as con:
         try:
             with transaction(con):
                 moved = merge_themes(con, old, new, utc_now().date())
                 relabel(con)
+                refresh_seen(con)
         except ValueError as exc:
             raise UserError(str(exc)) from None
     click.echo(f"theme {old} merged into {new}: {moved} claim{'s' if moved != 1 else ''} moved")

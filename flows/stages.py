@@ -120,7 +120,7 @@ def themes_stage(
         pairs = [(pending[i][0], targets[t], sim) for i, (t, sim) in sorted(result.assignments.items())]
         themestore.assign_claims(con, pairs, run_date)
         themestore.mark_considered(con, [claim_id for claim_id, _ in pending], run_date)
-        repeats = themestore.adopt_linked(con, run_date)
+        repeat_ids = themestore.adopt_linked(con, run_date)
         gained: dict[int, Counter[str]] = {}
         closest: dict[int, tuple[float, str]] = {}
         for i, (t, sim) in sorted(result.assignments.items()):
@@ -132,6 +132,7 @@ def themes_stage(
             themestore.offer_representative(con, theme_id, claim_id, sim)
         themestore.add_terms(con, gained)
         relabel(con, sorted(gained))
+        themestore.refresh_seen(con, [claim_id for claim_id, _, _ in pairs] + repeat_ids)
         history, history_total = themestore.window_counts(con, run_date, BASELINE_DAYS)
         themestore.save_day_metrics(
             con, run_date, day_metrics(themestore.day_counts(con, run_date), history, history_total)
@@ -142,7 +143,7 @@ def themes_stage(
         "themes_created": len(result.new_centroids),
         "claims_unthemed": len(pending) - len(result.assignments),
         "unthemed_share": round((len(pending) - len(result.assignments)) / len(pending), 3) if pending else 0.0,
-        "claim_repeats_themed": repeats,
+        "claim_repeats_themed": len(repeat_ids),
     }
     if refreshed:
         counts["theme_centroids_refreshed"] = refreshed
@@ -215,6 +216,7 @@ def recluster_stage(
             themestore.set_representative(con, theme_id, rows[members[best]][0], float(sims[best]))
         if moves or result.merges:
             relabel(con)
+            themestore.refresh_seen(con)
         themestore.record_recluster(con, day, len(rows), len(moves), len(result.merges), result.new_themes)
     return {"claims_moved": len(moves), "themes_merged": len(result.merges), "themes_created": result.new_themes}
 
@@ -236,9 +238,11 @@ def relabel(con: duckdb.DuckDBPyConnection, theme_ids: list[int] | None = None) 
     if not ids:
         return
     frequency, average = themestore.term_frequency(con, sorted({t for c in counts.values() for t in c}))
+    labels = {}
     for theme_id in ids:
         keyphrases = labelling.score_terms(counts[theme_id], frequency, average)
-        themestore.update_theme(con, theme_id, labelling.label_from(keyphrases), keyphrases, None)
+        labels[theme_id] = (labelling.label_from(keyphrases), keyphrases)
+    themestore.set_labels(con, labels)
 
 
 @dataclass(frozen=True)

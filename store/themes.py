@@ -27,8 +27,8 @@ def unthemed_claims(con: duckdb.DuckDBPyConnection, run_date: date, retry_days: 
     ).fetchall()
 
 
-def adopt_linked(con: duckdb.DuckDBPyConnection, run_date: date) -> int:
-    """Claims that repeat an earlier claim word for word join its theme; returns how many joined."""
+def adopt_linked(con: duckdb.DuckDBPyConnection, run_date: date) -> list[str]:
+    """Claims that repeat an earlier claim word for word join its theme; returns those that joined."""
     rows = con.execute(
         "INSERT INTO claim_themes (claim_id, theme_id, similarity, assigned_on) "
         "SELECT c.claim_id, t.theme_id, t.similarity, $day FROM claims c JOIN claim_themes t ON t.claim_id = c.same_as "
@@ -37,7 +37,7 @@ def adopt_linked(con: duckdb.DuckDBPyConnection, run_date: date) -> int:
         {"day": run_date},
     ).fetchall()
     con.execute("UPDATE claims SET themed_on = $day WHERE same_as IS NOT NULL AND themed_on IS NULL", {"day": run_date})
-    return len(rows)
+    return [row[0] for row in rows]
 
 
 def mark_considered(con: duckdb.DuckDBPyConnection, claim_ids: list[str], run_date: date) -> None:
@@ -114,22 +114,44 @@ def theme_members(
     return members
 
 
-def update_theme(
-    con: duckdb.DuckDBPyConnection, theme_id: int, label: str, keywords: list[str], centroid: np.ndarray | None
-) -> None:
+def set_labels(con: duckdb.DuckDBPyConnection, labels: dict[int, tuple[str, list[str]]]) -> None:
+    """Set computed labels and key phrases (theme_id -> (label, keywords)); an operator's label stays the label."""
+    if not labels:
+        return
+    ids = sorted(labels)
     con.execute(
-        "UPDATE themes SET label_auto = $label, label = coalesce(label_override, $label), keywords = $keywords, "
-        "centroid = coalesce($centroid::FLOAT[], centroid), "
-        "first_seen = s.first_seen, last_seen = s.last_seen FROM ("
-        "  SELECT min(CAST(d.published_at AS DATE)) AS first_seen, max(CAST(d.published_at AS DATE)) AS last_seen"
-        "  FROM claim_themes t JOIN claims c USING (claim_id) JOIN documents d USING (document_id)"
-        "  WHERE t.theme_id = $theme_id) s WHERE themes.theme_id = $theme_id",
-        {
-            "label": label,
-            "keywords": keywords,
-            "centroid": centroid.tolist() if centroid is not None else None,
-            "theme_id": theme_id,
-        },
+        "UPDATE themes SET label_auto = n.label, label = coalesce(label_override, n.label), keywords = n.keywords "
+        "FROM (SELECT unnest($ids) AS theme_id, unnest($labels) AS label, unnest($keywords) AS keywords) n "
+        "WHERE themes.theme_id = n.theme_id",
+        {"ids": ids, "labels": [labels[t][0] for t in ids], "keywords": [labels[t][1] for t in ids]},
+    )
+
+
+def refresh_seen(con: duckdb.DuckDBPyConnection, claim_ids: list[str] | None = None) -> None:
+    """first_seen / last_seen from the publication dates of themes' claims: of every claim (``claim_ids`` None,
+    after claims moved), or widened by the given newly themed claims (a day's run: no full scan of history)."""
+    if claim_ids is None:
+        con.execute(
+            "UPDATE themes SET first_seen = s.first_seen, last_seen = s.last_seen FROM ("
+            "  SELECT t.theme_id, min(CAST(d.published_at AS DATE)) AS first_seen,"
+            "  max(CAST(d.published_at AS DATE)) AS last_seen"
+            "  FROM claim_themes t JOIN claims c USING (claim_id) JOIN documents d USING (document_id)"
+            "  GROUP BY t.theme_id) s WHERE themes.theme_id = s.theme_id"
+        )
+        return
+    if not claim_ids:
+        return
+    con.execute(
+        "UPDATE themes SET first_seen = CASE WHEN themes.first_seen IS NULL OR s.first_seen < themes.first_seen "
+        "THEN s.first_seen ELSE themes.first_seen END, "
+        "last_seen = CASE WHEN themes.last_seen IS NULL OR s.last_seen > themes.last_seen "
+        "THEN s.last_seen ELSE themes.last_seen END FROM ("
+        "  SELECT t.theme_id, min(CAST(d.published_at AS DATE)) AS first_seen,"
+        "  max(CAST(d.published_at AS DATE)) AS last_seen"
+        "  FROM (SELECT unnest($ids) AS claim_id) n JOIN claim_themes t USING (claim_id)"
+        "  JOIN claims c USING (claim_id) JOIN documents d USING (document_id)"
+        "  GROUP BY t.theme_id) s WHERE themes.theme_id = s.theme_id",
+        {"ids": claim_ids},
     )
 
 

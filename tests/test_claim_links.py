@@ -59,9 +59,9 @@ def test_repeats_join_the_theme_of_their_original_and_are_not_clustered(tmp_path
     assert [claim_id for claim_id, _ in pending] == ["c1"]  # the repeat is not clustered again
     con.execute("INSERT INTO themes (theme_id, label, keywords, created_on) VALUES (1, 'open weights', [], ?)", [DAY])
     themestore.assign_claims(con, [("c1", 1, 0.9)], DAY)
-    assert themestore.adopt_linked(con, DAY) == 1
+    assert themestore.adopt_linked(con, DAY) == ["c2"]
     assert con.execute("SELECT theme_id FROM claim_themes WHERE claim_id = 'c2'").fetchone() == (1,)
-    assert themestore.adopt_linked(con, DAY) == 0  # idempotent
+    assert themestore.adopt_linked(con, DAY) == []  # idempotent
     assert themestore.theme_members(con) == {1: [("c1", text)]}  # labels see the idea once
     con.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cluster.labels import keywords, label_from
 from cluster.themes import ThemeOptions, plan
@@ -121,3 +122,67 @@ def test_reclustering_maps_onto_existing_ids_with_merges_splits_and_new_themes()
     # nothing changes when the clustering agrees with the themes
     same = remap([1, 1, 2, 2], np.array([0, 0, 1, 1]))
     assert same.assign == {} and same.merges == [] and same.splits == [] and same.new_themes == 0
+
+
+def _mixture(n: int, themes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors in 384-d around ``themes`` centres (member cosine ~0.56), plus 10 % scattered noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((themes, 384))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    themed = int(n * 0.9)
+    labels = rng.integers(0, themes, size=themed)
+    points = centres[labels] + 0.88 * rng.standard_normal((themed, 384)) / np.sqrt(384)
+    points = np.vstack([points, rng.standard_normal((n - themed, 384))])
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    return points.astype(np.float32), np.concatenate([labels, -np.ones(n - themed, dtype=int)])
+
+
+def test_knn_graph_hdbscan_finds_what_reference_hdbscan_finds() -> None:
+    """The k-NN-graph spanning tree gives the clusters of the library's exact HDBSCAN on the same points."""
+    import hdbscan
+    from sklearn.metrics import adjusted_rand_score
+
+    from cluster.themes import hdbscan_knn
+
+    vectors, truth = _mixture(1_500, 12, seed=5)
+    options = ThemeOptions(min_cluster_size=15, min_samples=5, selection="eom")
+    ours = hdbscan_knn(vectors, options)
+    reference = hdbscan.HDBSCAN(min_cluster_size=15, min_samples=5).fit_predict(vectors.astype(np.float64))
+    assert adjusted_rand_score(reference, ours) > 0.95
+    assert adjusted_rand_score(truth, ours) > 0.95
+    assert 0.05 < np.mean(ours < 0) < 0.2  # the scattered 10 % stay unthemed
+
+
+def test_settings_scale_with_the_number_of_claims() -> None:
+    small = ThemeOptions()
+    assert small.for_size(200) == small
+    large = small.for_size(100_000)
+    assert (large.min_cluster_size, large.min_samples, large.selection) == (50, 5, "eom")
+
+
+@pytest.mark.slow
+def test_large_sets_use_the_approximate_index_and_stay_faithful_and_deterministic() -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from cluster.themes import EXACT_BELOW, discover
+
+    vectors, truth = _mixture(EXACT_BELOW + 2_000, 60, seed=9)
+    first = discover(vectors, ThemeOptions())
+    assert adjusted_rand_score(truth, first) > 0.9
+    order = np.random.default_rng(2).permutation(len(vectors))
+    again = discover(vectors[order], ThemeOptions())
+    assert np.array_equal(again, first[order])
+
+
+def test_key_phrases_keep_the_metaphors_sources_use() -> None:
+    from cluster.labels import terms
+
+    found = terms('China is building the Android of AI, and calls open weights "a customer funnel" for its clouds.')
+    assert "android of ai" in found  # "of" phrases survive although "of" and "ai" alone are left out
+    assert "customer funnel" in found  # a quoted phrase
+    assert "ai" not in found and "china" not in found
+    groups = [
+        ["China builds the Android of AI.", "The Android of AI will be Chinese and free.", "Qwen is everywhere."],
+        ["Export controls backfire on Nvidia.", "Chinese labs answer export controls with Huawei chips."],
+    ]
+    assert keywords(groups)[0][0] == "android of ai"
