@@ -128,8 +128,7 @@ def themes_stage(
             best = closest.get(targets[t])
             if best is None or sim > best[0] or (sim == best[0] and pending[i][0] < best[1]):
                 closest[targets[t]] = (sim, pending[i][0])
-        for theme_id, (sim, claim_id) in sorted(closest.items()):
-            themestore.offer_representative(con, theme_id, claim_id, sim)
+        themestore.offer_representatives(con, closest)
         themestore.add_terms(con, gained)
         relabel(con, sorted(gained))
         themestore.refresh_seen(con, [claim_id for claim_id, _, _ in pairs] + repeat_ids)

@@ -307,13 +307,19 @@ def term_frequency(con: duckdb.DuckDBPyConnection, terms: list[str]) -> tuple[di
     return {term: int(n) for term, n in rows}, float(average[0]) if average else 1.0
 
 
-def offer_representative(con: duckdb.DuckDBPyConnection, theme_id: int, claim_id: str, similarity: float) -> None:
-    """Make the claim the theme's representative when it is closer to the centroid than the present one."""
+def offer_representatives(con: duckdb.DuckDBPyConnection, offers: dict[int, tuple[float, str]]) -> None:
+    """theme_id -> (similarity, claim_id): the claim becomes the theme's representative when it is closer to the
+    centroid than the present one (ties: the smaller claim id)."""
+    if not offers:
+        return
+    ids = sorted(offers)
     con.execute(
-        "UPDATE themes SET representative_claim_id = $claim, representative_similarity = $sim "
-        "WHERE theme_id = $theme AND (representative_similarity IS NULL OR representative_similarity < $sim "
-        "OR (representative_similarity = $sim AND representative_claim_id > $claim))",
-        {"claim": claim_id, "sim": similarity, "theme": theme_id},
+        "UPDATE themes SET representative_claim_id = o.claim_id, representative_similarity = o.sim "
+        "FROM (SELECT unnest($ids) AS theme_id, unnest($claims) AS claim_id, unnest($sims) AS sim) o "
+        "WHERE themes.theme_id = o.theme_id AND (representative_similarity IS NULL "
+        "OR representative_similarity < o.sim "
+        "OR (representative_similarity = o.sim AND representative_claim_id > o.claim_id))",
+        {"ids": ids, "claims": [offers[t][1] for t in ids], "sims": [float(offers[t][0]) for t in ids]},
     )
 
 
