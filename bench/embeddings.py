@@ -75,7 +75,7 @@ def main() -> None:
     def plain(batch: list[str]) -> np.ndarray:
         return plain_model.encode(batch, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
 
-    ours_embedder = Embedder(backend="torch" if args.device == "cuda" else "auto")
+    ours_embedder = Embedder()
     ours_embedder.encode(texts[:2])
     plain_s, plain_v = timed(plain, texts, args.repeat)
     ours_s, ours_v = timed(ours_embedder.encode, texts, args.repeat)
