@@ -51,3 +51,29 @@ def test_backend_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UNDERCURRENT_EMBEDDER", "gpu-please")
     with pytest.raises(UndercurrentError, match="UNDERCURRENT_EMBEDDER"):
         Embedder()
+
+
+def test_the_gpu_path_batches_within_a_token_budget_and_agrees_with_sentence_transformers() -> None:
+    """The CUDA encoder's own code (Rust tokenizer, token-budget batches, pooling), run here on the CPU in fp32,
+    gives the vectors of plain sentence-transformers."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    from cluster.embed import CudaEncoder, model_path
+
+    encoder = CudaEncoder(device="cpu")
+    encoder.TOKEN_BUDGET = 256  # several batches of several sizes, even for a few sentences
+    texts = [
+        "Chinese labs give away open weights as a loss leader for their clouds.",
+        "Export controls backfired.",
+        "China is building the Android of AI while the United States builds the iPhone, " * 6,
+        "Nvidia's share of China's accelerator market has collapsed.",
+        "A.",
+    ] * 3
+    plan = encoder.batches(texts)
+    assert sorted(int(i) for batch in plan for i in batch) == list(range(len(texts)))
+    assert len(plan) > 2 and len({len(batch) for batch in plan}) > 1
+    ours = encoder.encode(texts)
+    plain = SentenceTransformer(str(model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    assert float((ours * plain).sum(axis=1).min()) > 0.9999
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
