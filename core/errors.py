@@ -2,6 +2,7 @@
 
 UndercurrentError          anything the CLI reports as one clear line
 ├── UserError              a mistake in what the user asked for (bad path, bad date, bad SQL)
+│   └── DatabaseBusy       another process holds the database file
 ├── PermanentError         bad input data: recorded with a reason, the run goes on
 └── TransientError         worth retrying later (timeouts, 5xx, connection resets)
 """
@@ -13,6 +14,10 @@ class UndercurrentError(Exception):
 
 class UserError(UndercurrentError):
     """The user asked for something that cannot be done as asked."""
+
+
+class DatabaseBusy(UserError):
+    """Another process holds the database (DuckDB lets one process write a file at a time)."""
 
 
 class PermanentError(UndercurrentError):

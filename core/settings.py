@@ -31,6 +31,7 @@ _KEYS = (
     "llm_model",
     "llm_api_key",
     "recluster_days",
+    "public_url",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -57,6 +58,7 @@ class Settings:
     llm_url: str | None = None  # OpenAI-compatible endpoint for the optional claim judge (off when unset)
     llm_model: str | None = None
     llm_api_key: Secret | None = field(default=None, repr=False)
+    public_url: str | None = None  # where `undercurrent serve-unsubscribe` is reachable (List-Unsubscribe links)
     recluster_days: int = 7  # a full re-clustering of every claim every this many days (0: only on demand)
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -74,6 +76,13 @@ def _coerce(key: str, value: Any) -> Any:
         return Path(value).expanduser() if str(value).strip() else None
     if key in ("smtp_url", "llm_api_key"):
         return Secret(value) if value else None
+    if key == "public_url":
+        text = str(value).strip().rstrip("/")
+        if not text:
+            return None
+        if not text.startswith(("http://", "https://")) or "?" in text or "#" in text:
+            raise UserError(f"public_url must be an http(s) base URL such as https://brief.example.org, not {value!r}")
+        return text
     if key == "llm_url":
         text = str(value).strip()
         if not text:

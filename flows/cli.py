@@ -262,6 +262,34 @@ def subscribers_remove(db: str | None, email: str) -> None:
     click.echo(f"unsubscribed {address}")
 
 
+@cli.command("serve-unsubscribe")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8750, show_default=True, type=click.IntRange(1, 65535), help="port to listen on")
+def serve_unsubscribe(db: str | None, host: str, port: int) -> None:
+    """Serve one-click unsubscribe links (RFC 8058): GET shows a page and changes nothing, POST unsubscribes.
+
+    Put it behind your HTTPS proxy and set UNDERCURRENT_PUBLIC_URL to its public address, so every message
+    carries List-Unsubscribe and List-Unsubscribe-Post headers with the subscriber's own link."""
+    from flows.unsubscribe import make_server
+    from store.db import connect
+
+    path = _settings(db=db).db
+    with connect(path, must_exist=True):
+        pass  # migrated (the token column) and there, before anyone clicks
+    try:
+        server = make_server(path, host, port)
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    click.echo(f"serving unsubscribe links on http://{host}:{server.server_port}/unsubscribe (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 @subscribers.command("list")
 @db_option
 def subscribers_list(db: str | None) -> None:

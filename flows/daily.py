@@ -24,6 +24,7 @@ from extract.llm import LlmJudge
 from flows import stages
 from flows.polling import poll_sources
 from flows.sourcesfile import load_sources_file
+from flows.unsubscribe import apply_queued_unsubscribes
 from store import runs
 from store.db import connect, utc_now
 
@@ -115,8 +116,10 @@ def deliver_task(paths: RunPaths, run_date: date, rendered: Rendered) -> dict[st
     settings = settings_for(paths)
     with connect(settings.db) as con:
         mailer = OutboxMailer(settings.outbox) if paths.outbox_only else mailer_for(settings)
-        report = stages.deliver_stage(con, run_date, rendered, mailer, settings.mail_from)
+        applied = apply_queued_unsubscribes(con, settings.db)
+        report = stages.deliver_stage(con, run_date, rendered, mailer, settings.mail_from, settings.public_url)
     return {
+        "unsubscribes_applied_from_queue": applied,
         "deliveries_sent": report.sent,
         "deliveries_failed": report.failed,
         "deliveries_uncertain": report.uncertain,

@@ -19,7 +19,7 @@ from core.errors import PermanentError, TransientError
 from core.ids import text_hash
 from core.models import Claim, Digest, SegmentSpan
 from digest.delivery import DeliveryUncertain, Mailer
-from digest.mail import build_message
+from digest.mail import build_message, unsubscribe_link
 from digest.render import Rendered, render
 from digest.select import select_items
 from extract.claims import LocalJudge, extract_claims
@@ -279,15 +279,21 @@ class DeliveryReport:
 
 
 def deliver_stage(
-    con: duckdb.DuckDBPyConnection, run_date: date, rendered: Rendered, mailer: Mailer, sender: str
+    con: duckdb.DuckDBPyConnection,
+    run_date: date,
+    rendered: Rendered,
+    mailer: Mailer,
+    sender: str,
+    public_url: str | None = None,
 ) -> DeliveryReport:
     """Send to every active subscriber who has not had this date's digest; each outcome is committed.
 
     A row left 'pending' by a crash is not retried: the message may have gone out before the crash.
     """
     outcomes: Counter[str] = Counter()
-    for subscriber_id, email in digeststore.pending_recipients(con, run_date):
-        message = build_message(rendered, run_date, sender, email, subscriber_id)
+    for subscriber_id, email, token in digeststore.pending_recipients(con, run_date):
+        link = unsubscribe_link(public_url, token)
+        message = build_message(rendered, run_date, sender, email, subscriber_id, link)
         message_id = str(message["Message-ID"])
         filename = f"{run_date.isoformat()}-{subscriber_id}.eml"
         digeststore.record_delivery(con, run_date, subscriber_id, "pending", message_id, mailer.channel, None)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from core.errors import UserError
+from core.errors import DatabaseBusy, UserError
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -43,7 +43,7 @@ def open_db(path: Path, read_only: bool = False, must_exist: bool = False) -> du
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():
-            raise UserError(f"database {path} is in use by another Undercurrent process; try again later") from None
+            raise DatabaseBusy(f"database {path} is in use by another Undercurrent process; try again later") from None
         raise UserError(f"cannot open database {path}: {message.splitlines()[0]}") from None
     except duckdb.Error as exc:
         raise UserError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 
 import duckdb
@@ -138,11 +139,16 @@ def add_subscriber(con: duckdb.DuckDBPyConnection, email: str) -> bool:
     if row and row[0] == "active":
         return False
     if row:
-        con.execute("UPDATE subscribers SET status = 'active', unsubscribed_at = NULL WHERE email = ?", [email])
+        con.execute(
+            "UPDATE subscribers SET status = 'active', unsubscribed_at = NULL, "
+            "unsubscribe_token = coalesce(unsubscribe_token, ?) WHERE email = ?",
+            [secrets.token_urlsafe(24), email],
+        )
     else:
         con.execute(
-            "INSERT INTO subscribers (subscriber_id, email, status, created_at) VALUES (?, ?, 'active', ?)",
-            [stable_id("sub", email), email, utc_now()],
+            "INSERT INTO subscribers (subscriber_id, email, status, created_at, unsubscribe_token) "
+            "VALUES (?, ?, 'active', ?, ?)",
+            [stable_id("sub", email), email, utc_now(), secrets.token_urlsafe(24)],
         )
     return True
 
@@ -162,13 +168,34 @@ def list_subscribers(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dat
     return con.execute("SELECT email, status, created_at FROM subscribers ORDER BY email").fetchall()
 
 
-def pending_recipients(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, str]]:
-    """(subscriber_id, email) of active subscribers to send the digest of ``day`` to.
+def subscriber_by_token(con: duckdb.DuckDBPyConnection, token: str) -> tuple[str, str] | None:
+    """(email, status) of the subscriber an unsubscribe token belongs to."""
+    if not token:
+        return None
+    row = con.execute("SELECT email, status FROM subscribers WHERE unsubscribe_token = ?", [token]).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def unsubscribe_token(con: duckdb.DuckDBPyConnection, token: str) -> str | None:
+    """Unsubscribe the token's subscriber (idempotent); returns the email, None for an unknown token."""
+    found = subscriber_by_token(con, token)
+    if found is None:
+        return None
+    con.execute(
+        "UPDATE subscribers SET status = 'unsubscribed', unsubscribed_at = coalesce(unsubscribed_at, ?) "
+        "WHERE unsubscribe_token = ? AND status <> 'unsubscribed'",
+        [utc_now(), token],
+    )
+    return found[0]
+
+
+def pending_recipients(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, str, str]]:
+    """(subscriber_id, email, unsubscribe token) of active subscribers to send the digest of ``day`` to.
 
     Those with no delivery yet, and those whose last attempt failed before anything was handed over.
     """
     return con.execute(
-        "SELECT s.subscriber_id, s.email FROM subscribers s LEFT JOIN deliveries d "
+        "SELECT s.subscriber_id, s.email, s.unsubscribe_token FROM subscribers s LEFT JOIN deliveries d "
         "ON d.subscriber_id = s.subscriber_id AND d.digest_date = ? "
         "WHERE s.status = 'active' AND (d.status IS NULL OR d.status = 'failed') ORDER BY s.email",
         [day],

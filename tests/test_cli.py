@@ -24,6 +24,7 @@ COMMANDS = [
     ["subscribers", "add"],
     ["subscribers", "remove"],
     ["subscribers", "list"],
+    ["serve-unsubscribe"],
     ["themes"],
     ["sql"],
 ]
