@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
 from cluster.embed import shared_embedder
@@ -157,6 +158,11 @@ def daily(run_date: date, paths: RunPaths, mirror: Mirror | None = None) -> RunR
         counts["digest_items"] = built.items if built else 0
         if built is not None:
             rendered = built.rendered
+            create_markdown_artifact(
+                markdown=rendered.markdown,
+                key=f"digest-{run_date.isoformat()}",
+                description=f"The brief for {run_date.isoformat()}: {rendered.subject}",
+            )
             counts.update(deliver_task(paths, run_date, rendered))
     except BaseException as exc:
         with connect(paths.db) as con:

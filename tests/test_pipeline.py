@@ -144,3 +144,23 @@ def test_material_processed_after_a_brief_reaches_the_next_one(sample_db: Path, 
             [SAMPLE_DATE + timedelta(days=1)],
         ).fetchall()
     assert {r[0] for r in sources} <= new_docs  # only what is new since the previous brief
+
+
+def test_each_run_attaches_the_brief_as_a_markdown_artifact(sample_run: dict) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from flows.demo import SAMPLE_DATE
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"digest-{SAMPLE_DATE.isoformat()}"]))
+        )
+    assert len(artifacts) == 2  # one per run of the date: the rerun attaches the same brief again
+    stored = (
+        _con(sample_run["settings"].db)
+        .execute("SELECT markdown FROM digests WHERE digest_date = ?", [SAMPLE_DATE])
+        .fetchone()[0]
+    )
+    assert all(a.type == "markdown" and a.data == stored for a in artifacts)
+    assert all(a.flow_run_id is not None for a in artifacts)
