@@ -2,7 +2,8 @@
 """Set up Undercurrent in ./.venv (only when something changed) and run it.
 
     python3 bootstrap.py demo [ARGS...]   install, then run 'undercurrent demo' on the bundled sample
-    python3 bootstrap.py test [ARGS...]   install with test tools, then ruff and the test suite (pytest ARGS)
+    python3 bootstrap.py test [ARGS...]   install with test tools (and chromium, as root on Debian), then ruff and
+                                          the test suite (pytest ARGS)
     python3 bootstrap.py setup            install only
 
 Needs nothing but Python >= 3.11 with venv and pip. Re-running is fast: the install is skipped while
@@ -65,6 +66,26 @@ def ensure_installed(extras: str) -> None:
     STAMP.write_text(wanted + "\n")
 
 
+def ensure_browser() -> None:
+    """The rendering test opens the brief in Debian's headless chromium: install it when it is missing and we
+    may (root on a Debian-like system); otherwise say how, and let that test report it."""
+    import shutil
+
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("bootstrap: installing chromium for the rendering test", file=sys.stderr)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        for command in (
+            ["apt-get", "update", "-qq"],
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+        ):
+            if subprocess.run(command, cwd=ROOT, env=env).returncode != 0:
+                break
+        return
+    print("bootstrap: chromium is missing; install Debian's 'chromium' package for the rendering test", file=sys.stderr)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test", "setup"):
         print(__doc__, file=sys.stderr)
@@ -73,6 +94,7 @@ def main(argv: list[str]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if command == "test":
         ensure_installed("test")
+        ensure_browser()
         _run([str(BIN / "ruff"), "check", "."])
         return subprocess.run([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT).returncode
     ensure_installed("")
