@@ -290,6 +290,43 @@ def serve_unsubscribe(db: str | None, host: str, port: int) -> None:
         server.server_close()
 
 
+@subscribers.command("prefs")
+@db_option
+@click.argument("email")
+@click.option(
+    "--focus",
+    type=click.Choice(["cn", "us", "both"], case_sensitive=False),
+    help="only insights whose actors include China (cn), the United States (us), or all (both)",
+)
+@click.option("--follow", type=int, multiple=True, metavar="THEME_ID", help="a theme to favour (repeatable)")
+@click.option("--mute", type=int, multiple=True, metavar="THEME_ID", help="a theme never to show (repeatable)")
+@click.option("--clear", is_flag=True, help="back to everything: focus both, no followed or muted themes")
+def subscribers_prefs(
+    db: str | None, email: str, focus: str | None, follow: tuple[int, ...], mute: tuple[int, ...], clear: bool
+) -> None:
+    """Show or change what EMAIL's brief favours: a China or US focus, themes followed or muted.
+
+    A subscriber with preferences gets a brief selected for them; the others get the day's brief."""
+    from store.db import connect
+    from store.digests import set_preferences
+
+    address = _valid_email(email)
+    if set(follow) & set(mute):
+        raise UserError("a theme cannot be both followed and muted")
+    with connect(_settings(db=db).db, must_exist=True) as con:
+        try:
+            prefs = set_preferences(
+                con, address, focus.upper() if focus and focus != "both" else focus, list(follow), list(mute), clear
+            )
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    if prefs is None:
+        raise UserError(f"{address} is not a subscriber; add it with 'undercurrent subscribers add {address}'")
+    followed = ", ".join(map(str, sorted(prefs.follow))) or "none"
+    muted = ", ".join(map(str, sorted(prefs.mute))) or "none"
+    click.echo(f"{address}: focus {prefs.focus}; following {followed}; muted {muted}")
+
+
 @subscribers.command("list")
 @db_option
 def subscribers_list(db: str | None) -> None:

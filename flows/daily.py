@@ -124,6 +124,8 @@ def deliver_task(paths: RunPaths, run_date: date, rendered: Rendered) -> dict[st
         "deliveries_sent": report.sent,
         "deliveries_failed": report.failed,
         "deliveries_uncertain": report.uncertain,
+        "deliveries_personalised": report.personalised,
+        "deliveries_skipped_by_preferences": report.skipped,
     }
 
 

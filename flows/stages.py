@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -21,7 +23,7 @@ from core.models import Claim, Digest, SegmentSpan
 from digest.delivery import DeliveryUncertain, Mailer
 from digest.mail import build_message, unsubscribe_link
 from digest.render import Rendered, render
-from digest.select import select_items
+from digest.select import EVERYONE, Preferences, select_items
 from extract.claims import LocalJudge, extract_claims
 from extract.llm import LlmJudge
 from store import claims as claimstore
@@ -276,6 +278,32 @@ class DeliveryReport:
     sent: int
     failed: int
     uncertain: int
+    personalised: int = 0
+    skipped: int = 0  # preferences left nothing to send that day
+
+
+def personal_briefs(con: duckdb.DuckDBPyConnection, run_date: date) -> Callable[[Preferences], Rendered | None]:
+    """A function giving the brief of ``run_date`` for a subscriber's preferences (None: nothing matches);
+    the selector's inputs are read once, each distinct set of preferences is selected and rendered once."""
+    inputs: list[Any] = []
+    made: dict[Preferences, Rendered | None] = {}
+
+    def brief(preferences: Preferences) -> Rendered | None:
+        if preferences not in made:
+            if not inputs:
+                since = digeststore.previous_digest_time(con, run_date)
+                inputs.extend(
+                    [
+                        digeststore.candidates(con, run_date, since),
+                        digeststore.theme_infos(con, run_date),
+                        digeststore.featured_claims(con, run_date),
+                    ]
+                )
+            items = select_items(*inputs, preferences=preferences)
+            made[preferences] = render(Digest(run_date, tuple(items), DIGEST_TITLE)) if items else None
+        return made[preferences]
+
+    return brief
 
 
 def deliver_stage(
@@ -291,9 +319,26 @@ def deliver_stage(
     A row left 'pending' by a crash is not retried: the message may have gone out before the crash.
     """
     outcomes: Counter[str] = Counter()
+    personal = personal_briefs(con, run_date)
     for subscriber_id, email, token in digeststore.pending_recipients(con, run_date):
+        preferences = digeststore.preferences_of(con, subscriber_id)
+        brief = rendered if preferences == EVERYONE else personal(preferences)
+        if brief is None:
+            message_id = build_message(rendered, run_date, sender, email, subscriber_id)["Message-ID"]
+            digeststore.record_delivery(
+                con,
+                run_date,
+                subscriber_id,
+                "skipped",
+                str(message_id),
+                mailer.channel,
+                "nothing matched the preferences",
+            )
+            outcomes["skipped"] += 1
+            continue
+        outcomes["personalised"] += brief is not rendered
         link = unsubscribe_link(public_url, token)
-        message = build_message(rendered, run_date, sender, email, subscriber_id, link)
+        message = build_message(brief, run_date, sender, email, subscriber_id, link)
         message_id = str(message["Message-ID"])
         filename = f"{run_date.isoformat()}-{subscriber_id}.eml"
         digeststore.record_delivery(con, run_date, subscriber_id, "pending", message_id, mailer.channel, None)
@@ -314,4 +359,6 @@ def deliver_stage(
         sent=outcomes["sent"] + outcomes["written"],
         failed=outcomes["failed"] + outcomes["bounced"],
         uncertain=outcomes["unknown"],
+        personalised=outcomes["personalised"],
+        skipped=outcomes["skipped"],
     )

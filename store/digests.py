@@ -10,7 +10,7 @@ import duckdb
 from core.ids import stable_id
 from core.models import Digest, SourceRef
 from digest.render import Rendered
-from digest.select import Candidate, ThemeInfo
+from digest.select import Candidate, Preferences, ThemeInfo
 from store.db import transaction, utc_now
 
 
@@ -45,7 +45,7 @@ def candidates(con: duckdb.DuckDBPyConnection, day: date, since: datetime | None
                          AND isfinite(c.start_seconds) AND c.start_seconds >= 0
                     THEN split_part(d.audio_url, '#', 1) || '#t=' || CAST(floor(c.start_seconds) AS BIGINT)
                     ELSE coalesce(d.url, d.audio_url) END,
-               d.kind, c.speaker, c.start_seconds, coalesce(c.same_as, c.claim_id)
+               d.kind, c.speaker, c.start_seconds, coalesce(c.same_as, c.claim_id), c.actors
         FROM claims c JOIN claim_themes t USING (claim_id) JOIN documents d USING (document_id)
         LEFT JOIN sources s USING (source_id)
         WHERE d.processed_for <= ?
@@ -67,12 +67,15 @@ def candidates(con: duckdb.DuckDBPyConnection, day: date, since: datetime | None
                 outlet=r[8], title=r[9], url=r[10], published=r[7], kind=r[11], speaker=r[12], start_seconds=r[13]
             ),
             idea=r[14],
+            actors=tuple(r[15] or ()),
         )
         for r in rows
     ]
 
 
 def theme_infos(con: duckdb.DuckDBPyConnection, day: date, recent_days: int = 3) -> dict[int, ThemeInfo]:
+    """Live themes with what the selector weighs: featured in the last ``recent_days`` briefs, the day's
+    momentum (theme_daily), the centroid, and whether the theme led the last brief before ``day``."""
     recent = {
         r[0]
         for r in con.execute(
@@ -80,8 +83,28 @@ def theme_infos(con: duckdb.DuckDBPyConnection, day: date, recent_days: int = 3)
             [day, day, recent_days],
         ).fetchall()
     }
-    rows = con.execute("SELECT theme_id, label FROM themes").fetchall()
-    return {r[0]: ThemeInfo(r[0], r[1], r[0] in recent) for r in rows}
+    led = con.execute(
+        "SELECT theme_id FROM digest_items WHERE rank = 1 AND digest_date = "
+        "(SELECT max(digest_date) FROM digests WHERE digest_date < ?)",
+        [day],
+    ).fetchone()
+    rows = con.execute(
+        "SELECT th.theme_id, th.label, d.momentum, th.centroid "
+        "FROM themes th LEFT JOIN theme_daily d ON d.theme_id = th.theme_id AND d.day = ? "
+        "WHERE th.merged_into IS NULL",
+        [day],
+    ).fetchall()
+    return {
+        r[0]: ThemeInfo(
+            r[0],
+            r[1],
+            r[0] in recent,
+            momentum=r[2],
+            centroid=tuple(r[3]) if r[3] is not None else None,
+            led_last_brief=bool(led and led[0] == r[0]),
+        )
+        for r in rows
+    }
 
 
 def featured_claims(con: duckdb.DuckDBPyConnection, day: date) -> frozenset[str]:
@@ -187,6 +210,53 @@ def unsubscribe_token(con: duckdb.DuckDBPyConnection, token: str) -> str | None:
         [utc_now(), token],
     )
     return found[0]
+
+
+def preferences_of(con: duckdb.DuckDBPyConnection, subscriber_id: str) -> Preferences:
+    focus = con.execute(
+        "SELECT coalesce(focus, 'both') FROM subscribers WHERE subscriber_id = ?", [subscriber_id]
+    ).fetchone()
+    themes = con.execute(
+        "SELECT st.theme_id, st.mode, th.merged_into FROM subscriber_themes st JOIN themes th USING (theme_id) "
+        "WHERE st.subscriber_id = ?",
+        [subscriber_id],
+    ).fetchall()
+    # a theme merged into another lives on in it: follow or mute that one
+    follow = frozenset(merged or theme for theme, mode, merged in themes if mode == "follow")
+    mute = frozenset(merged or theme for theme, mode, merged in themes if mode == "mute")
+    return Preferences(focus=focus[0] if focus else "both", follow=follow, mute=mute - follow)
+
+
+def set_preferences(
+    con: duckdb.DuckDBPyConnection,
+    email: str,
+    focus: str | None,
+    follow: list[int],
+    mute: list[int],
+    clear: bool,
+) -> Preferences | None:
+    """Change a subscriber's preferences; None when there is no such subscriber. Unknown theme ids raise
+    ValueError."""
+    row = con.execute("SELECT subscriber_id FROM subscribers WHERE email = ?", [email]).fetchone()
+    if row is None:
+        return None
+    subscriber_id = row[0]
+    known = {r[0] for r in con.execute("SELECT theme_id FROM themes").fetchall()}
+    unknown = sorted(set(follow + mute) - known)
+    if unknown:
+        raise ValueError(f"no theme {', '.join(map(str, unknown))}")
+    with transaction(con):
+        if clear:
+            con.execute("DELETE FROM subscriber_themes WHERE subscriber_id = ?", [subscriber_id])
+            con.execute("UPDATE subscribers SET focus = 'both' WHERE subscriber_id = ?", [subscriber_id])
+        if focus is not None:
+            con.execute("UPDATE subscribers SET focus = ? WHERE subscriber_id = ?", [focus, subscriber_id])
+        for theme_id, mode in [(t, "follow") for t in follow] + [(t, "mute") for t in mute]:
+            con.execute(
+                "INSERT INTO subscriber_themes VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET mode = excluded.mode",
+                [subscriber_id, theme_id, mode],
+            )
+    return preferences_of(con, subscriber_id)
 
 
 def pending_recipients(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[str, str, str]]:

@@ -24,6 +24,7 @@ COMMANDS = [
     ["subscribers", "add"],
     ["subscribers", "remove"],
     ["subscribers", "list"],
+    ["subscribers", "prefs"],
     ["serve-unsubscribe"],
     ["themes"],
     ["sql"],

@@ -101,3 +101,80 @@ def test_email_has_both_parts_and_no_header_injection() -> None:
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
     again = build_message(rendered, date(2026, 11, 21), "Brief <brief@example.org>", "r@example.com", "sub_1")
     assert message["Message-ID"] == again["Message-ID"]
+
+
+def _themed_pool(n_themes: int = 7) -> tuple[list[Candidate], dict[int, ThemeInfo]]:
+    """Themes whose strength falls with their id (more new claims from more sources for low ids)."""
+    import dataclasses
+
+    candidates = []
+    for theme in range(n_themes):
+        for k in range(12 - theme):
+            c = _candidate(theme * 100 + k, theme, f"s{k % (6 - theme % 5)}")
+            actors = ("CN",) if theme % 2 else ("US", "CN") if theme == 0 else ("US",)
+            candidates.append(dataclasses.replace(c, actors=actors))
+    axes = [tuple(1.0 if j == t else 0.0 for j in range(n_themes)) for t in range(n_themes)]
+    themes = {t: ThemeInfo(t, f"theme {t} · keyword", centroid=axes[t]) for t in range(n_themes)}
+    return candidates, themes
+
+
+def test_near_duplicate_themes_are_not_both_in_the_five() -> None:
+    candidates, themes = _themed_pool()
+    first = [i.theme_id for i in select_items(candidates, themes)]
+    assert first[:2] == [0, 1]
+    # theme 1 is made to say what theme 0 says (same direction): diversity keeps it out, a distinct theme comes in
+    themes[1] = ThemeInfo(1, themes[1].label, centroid=themes[0].centroid)
+    second = [i.theme_id for i in select_items(candidates, themes)]
+    assert second[0] == 0 and 1 not in second and len(second) == 5
+
+
+def test_yesterdays_lead_does_not_lead_again_unless_it_is_rising() -> None:
+    candidates, themes = _themed_pool()
+    themes[0] = ThemeInfo(0, themes[0].label, centroid=themes[0].centroid, led_last_brief=True, momentum=1.0)
+    order = [i.theme_id for i in select_items(candidates, themes)]
+    assert order[0] != 0 and 0 in order  # still in the brief, not at the top
+    themes[0] = ThemeInfo(0, themes[0].label, centroid=themes[0].centroid, led_last_brief=True, momentum=2.5)
+    items = select_items(candidates, themes)
+    assert items[0].theme_id == 0 and "rising: 2.5x" in items[0].why
+
+
+def test_momentum_lifts_a_theme() -> None:
+    candidates, themes = _themed_pool()
+    base = [i.theme_id for i in select_items(candidates, themes)]
+    themes[6] = ThemeInfo(6, themes[6].label, centroid=themes[6].centroid, momentum=6.0)
+    lifted = [i.theme_id for i in select_items(candidates, themes)]
+    assert 6 not in base and 6 in lifted  # the weakest theme, rising sixfold, makes the five
+
+
+def test_a_headline_is_not_the_insight_when_a_sentence_says_it() -> None:
+    import dataclasses
+
+    candidates, themes = _themed_pool(5)
+    title = "Washington Rethinks Its AI Rules"
+    headline_claim = dataclasses.replace(
+        candidates[0],
+        claim_id="c000a",
+        text=title,
+        score=0.99,
+        similarity=0.99,
+        ref=dataclasses.replace(candidates[0].ref, title=title),
+    )
+    items = select_items([headline_claim, *candidates], themes)
+    lead = next(i for i in items if i.theme_id == 0)
+    assert lead.text != title and lead.text.endswith(".")
+
+
+def test_preferences_focus_follow_and_mute() -> None:
+    from digest.select import Preferences
+
+    candidates, themes = _themed_pool()
+    general = [i.theme_id for i in select_items(candidates, themes)]
+    china = select_items(candidates, themes, preferences=Preferences(focus="CN"))
+    assert {i.theme_id for i in china} <= {0, 1, 3, 5}  # only themes whose claims name China
+    muted = [i.theme_id for i in select_items(candidates, themes, preferences=Preferences(mute=frozenset({0})))]
+    assert 0 not in muted and len(muted) == 5
+    followed = select_items(candidates, themes, preferences=Preferences(follow=frozenset({6})))
+    assert 6 not in general and 6 in [i.theme_id for i in followed]
+    assert "a theme you follow" in next(i.why for i in followed if i.theme_id == 6)
+    nothing = select_items(candidates, themes, preferences=Preferences(mute=frozenset(range(7))))
+    assert nothing == []

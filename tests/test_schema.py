@@ -47,6 +47,7 @@ EXPECTED_TABLES = {
     "theme_changes",
     "theme_terms",
     "theme_reclusters",
+    "subscriber_themes",
     "minhash_bands",
     "syndication",
     "schema_migrations",
