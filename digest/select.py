@@ -87,6 +87,59 @@ def _theme_score(members: list[Candidate], info: ThemeInfo, preferences: Prefere
     return score
 
 
+@dataclass(frozen=True)
+class ThemeScore:
+    """How the selector weighed one theme (for operators and the closing of a day: why these five)."""
+
+    theme_id: int
+    label: str
+    new_ideas: int
+    sources: int
+    days: int
+    quality: float
+    momentum: float | None
+    recently_featured: bool
+    score: float
+    chosen_rank: int | None
+
+
+def explain(
+    candidates: list[Candidate],
+    themes: dict[int, ThemeInfo],
+    excluded_claims: frozenset[str] = frozenset(),
+    preferences: Preferences = EVERYONE,
+) -> list[ThemeScore]:
+    """Every theme with something new, its score's parts and the place it got (None: not in the five)."""
+    chosen = {item.theme_id: item.rank for item in select_items(candidates, themes, excluded_claims, preferences)}
+    by_theme: dict[int, list[Candidate]] = defaultdict(list)
+    for c in candidates:
+        if c.theme_id in themes and _wanted(c, preferences):
+            by_theme[c.theme_id].append(c)
+    out = []
+    for theme_id, members in by_theme.items():
+        new = [
+            c for c in members if c.is_new and c.claim_id not in excluded_claims and c.idea_key not in excluded_claims
+        ]
+        if not new:
+            continue
+        info = themes[theme_id]
+        out.append(
+            ThemeScore(
+                theme_id,
+                info.label,
+                len({c.idea_key for c in new}),
+                len({c.source_key for c in members}),
+                len({c.day for c in members if c.day}),
+                max(c.score for c in new),
+                info.momentum,
+                info.recently_featured,
+                _theme_score(members, info, preferences),
+                chosen.get(theme_id),
+            )
+        )
+    return sorted(out, key=lambda t: (-t.score, t.theme_id))
+
+
 def _cosine(a: tuple[float, ...] | None, b: tuple[float, ...] | None) -> float:
     if not a or not b or len(a) != len(b):
         return 0.0

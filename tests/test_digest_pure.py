@@ -178,3 +178,16 @@ def test_preferences_focus_follow_and_mute() -> None:
     assert "a theme you follow" in next(i.why for i in followed if i.theme_id == 6)
     nothing = select_items(candidates, themes, preferences=Preferences(mute=frozenset(range(7))))
     assert nothing == []
+
+
+def test_explain_shows_every_theme_with_its_score_and_place() -> None:
+    from digest.select import explain
+
+    candidates, themes = _themed_pool()
+    themes[1] = ThemeInfo(1, themes[1].label, centroid=themes[0].centroid)  # redundant with theme 0
+    rows = explain(candidates, themes)
+    items = select_items(candidates, themes)
+    assert {r.theme_id: r.chosen_rank for r in rows if r.chosen_rank} == {i.theme_id: i.rank for i in items}
+    assert [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
+    second_best = rows[1]
+    assert second_best.theme_id == 1 and second_best.chosen_rank is None  # scored high, left out as redundant

@@ -1,0 +1,50 @@
+"""How the brief's selection scored every theme on a date: the parts of each score and the place it got.
+
+.venv/bin/python bench/brief.py --db undercurrent-demo.duckdb --date 2026-11-21
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--date", type=date.fromisoformat, required=True)
+    args = parser.parse_args()
+    import duckdb
+
+    from digest.select import explain
+    from store import digests as digeststore
+
+    con = duckdb.connect(str(args.db), read_only=True)
+    since = con.execute(
+        "SELECT created_at FROM digests WHERE digest_date < ? ORDER BY digest_date DESC LIMIT 1", [args.date]
+    ).fetchone()
+    rows = explain(
+        digeststore.candidates(con, args.date, since[0] if since else None),
+        digeststore.theme_infos(con, args.date),
+        digeststore.featured_claims(con, args.date),
+    )
+    print(
+        f"{'place':>5} {'theme':>5} {'score':>6} {'ideas':>5} {'sources':>7} {'days':>4} {'quality':>7} momentum  label"
+    )
+    for t in rows:
+        momentum = f"{t.momentum:.2f}" if t.momentum is not None else "-"
+        place = str(t.chosen_rank) if t.chosen_rank else ""
+        print(
+            f"{place:>5} {t.theme_id:>5} {t.score:6.2f} {t.new_ideas:5d} {t.sources:7d} {t.days:4d} {t.quality:7.2f} "
+            f"{momentum:>8}  {t.label}"
+        )
+
+
+if __name__ == "__main__":
+    main()
