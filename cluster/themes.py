@@ -16,6 +16,7 @@ class ThemeOptions:
     selection: str = "leaf"
     neighbours: int = 15  # k of the k-nearest-neighbour graph HDBSCAN runs on
     large_from: int = 5_000  # from this many claims on, clusters are chosen for size (see ``for_size``)
+    retry_days: int = 7  # unthemed claims get another chance on later runs for this many days
 
     def for_size(self, n: int) -> ThemeOptions:
         """Settings for clustering ``n`` claims at once.
@@ -33,8 +34,6 @@ class ThemeOptions:
             min_samples=max(self.min_samples, 5),
             selection="eom",
         )
-
-    retry_days: int = 7  # unthemed claims get another chance on later runs for this many days
 
 
 def centroid(vectors: np.ndarray) -> np.ndarray:
@@ -73,16 +72,16 @@ def discover(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
 
 
 def hdbscan_knn(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
-    """HDBSCAN* over unit vectors, its mutual-reachability spanning tree built from an exact k-nearest-neighbour
-    graph instead of all n² pairs.
+    """HDBSCAN* over unit vectors, its mutual-reachability spanning tree built from a k-nearest-neighbour graph
+    instead of all n² pairs.
 
     Core distances need only the ``min_samples`` nearest neighbours, and the edges HDBSCAN's hierarchy keeps
     below the cluster level join near neighbours; so the minimum spanning tree of the k-NN graph (mutual
     reachability weights) gives the same clusters as the full one wherever clusters are denser than their
     surroundings. Parts of the graph that the k-NN edges leave unconnected are joined at the top of the
-    hierarchy. Neighbours come from an exact inner-product search (FAISS, flat index), so the cost is one
-    matrix product in blocks plus O(n k) graph work: seconds for 100k claims, where HDBSCAN on raw 384-d
-    vectors takes minutes at 30k.
+    hierarchy. Neighbours come from ``nearest_neighbours`` (exact up to ``EXACT_BELOW`` vectors), so the cost
+    is a neighbour search plus O(n k) graph work: seconds for 100k claims, where HDBSCAN on raw 384-d vectors
+    takes minutes at 30k.
     """
     from hdbscan._hdbscan_linkage import label as single_linkage
     from hdbscan.hdbscan_ import _tree_to_labels
