@@ -156,11 +156,13 @@ def test_each_run_attaches_the_brief_as_a_markdown_artifact(sample_run: dict) ->
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"digest-{SAMPLE_DATE.isoformat()}"]))
         )
-    assert len(artifacts) == 2  # one per run of the date: the rerun attaches the same brief again
     stored = (
         _con(sample_run["settings"].db)
         .execute("SELECT markdown FROM digests WHERE digest_date = ?", [SAMPLE_DATE])
         .fetchone()[0]
     )
-    assert all(a.type == "markdown" and a.data == stored for a in artifacts)
-    assert all(a.flow_run_id is not None for a in artifacts)
+    # the sample's two runs each attached its brief (other tests run the flow for this date too, on copies of
+    # the sample or on other data)
+    ours = [a for a in artifacts if a.data == stored]
+    assert len(ours) >= 2 and len({a.flow_run_id for a in ours}) == len(ours)
+    assert all(a.type == "markdown" and a.flow_run_id is not None for a in artifacts)
