@@ -282,26 +282,20 @@ class DeliveryReport:
     skipped: int = 0  # preferences left nothing to send that day
 
 
-def personal_briefs(con: duckdb.DuckDBPyConnection, run_date: date) -> Callable[[Preferences], Rendered | None]:
-    """A function giving the brief of ``run_date`` for a subscriber's preferences (None: nothing matches);
-    the selector's inputs are read once, each distinct set of preferences is selected and rendered once."""
+def personal_briefs(
+    con: duckdb.DuckDBPyConnection, run_date: date
+) -> Callable[[str, Preferences], tuple[Rendered, list[Any]] | None]:
+    """A function giving a subscriber's brief of ``run_date`` for their preferences, with its items (None:
+    nothing matches). The selector's inputs are read once; what the subscriber was sent before is left out."""
     inputs: list[Any] = []
-    made: dict[Preferences, Rendered | None] = {}
 
-    def brief(preferences: Preferences) -> Rendered | None:
-        if preferences not in made:
-            if not inputs:
-                since = digeststore.previous_digest_time(con, run_date)
-                inputs.extend(
-                    [
-                        digeststore.candidates(con, run_date, since),
-                        digeststore.theme_infos(con, run_date),
-                        digeststore.featured_claims(con, run_date),
-                    ]
-                )
-            items = select_items(*inputs, preferences=preferences)
-            made[preferences] = render(Digest(run_date, tuple(items), DIGEST_TITLE)) if items else None
-        return made[preferences]
+    def brief(subscriber_id: str, preferences: Preferences) -> tuple[Rendered, list[Any]] | None:
+        if not inputs:
+            since = digeststore.previous_digest_time(con, run_date)
+            inputs.extend([digeststore.candidates(con, run_date, since), digeststore.theme_infos(con, run_date)])
+        excluded = digeststore.featured_claims(con, run_date, subscriber_id)
+        items = select_items(inputs[0], inputs[1], excluded, preferences)
+        return (render(Digest(run_date, tuple(items), DIGEST_TITLE)), items) if items else None
 
     return brief
 
@@ -322,7 +316,11 @@ def deliver_stage(
     personal = personal_briefs(con, run_date)
     for subscriber_id, email, token in digeststore.pending_recipients(con, run_date):
         preferences = digeststore.preferences_of(con, subscriber_id)
-        brief = rendered if preferences == EVERYONE else personal(preferences)
+        brief: Rendered | None = rendered
+        if preferences != EVERYONE:
+            made = personal(subscriber_id, preferences)
+            brief = made[0] if made else None
+            digeststore.save_personal_items(con, run_date, subscriber_id, made[1] if made else [])
         if brief is None:
             message_id = build_message(rendered, run_date, sender, email, subscriber_id)["Message-ID"]
             digeststore.record_delivery(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
+from typing import Any
 
 import duckdb
 
@@ -107,9 +108,24 @@ def theme_infos(con: duckdb.DuckDBPyConnection, day: date, recent_days: int = 3)
     }
 
 
-def featured_claims(con: duckdb.DuckDBPyConnection, day: date) -> frozenset[str]:
-    rows = con.execute("SELECT claim_id FROM digest_items WHERE digest_date < ?", [day]).fetchall()
+def featured_claims(con: duckdb.DuckDBPyConnection, day: date, subscriber_id: str | None = None) -> frozenset[str]:
+    """Claims featured in briefs before ``day``: the day's briefs, and with ``subscriber_id`` also that
+    subscriber's personalised ones."""
+    rows = con.execute(
+        "SELECT claim_id FROM digest_items WHERE digest_date < $day UNION "
+        "SELECT claim_id FROM personal_items WHERE digest_date < $day AND subscriber_id = $subscriber",
+        {"day": day, "subscriber": subscriber_id},
+    ).fetchall()
     return frozenset(r[0] for r in rows)
+
+
+def save_personal_items(con: duckdb.DuckDBPyConnection, day: date, subscriber_id: str, items: list[Any]) -> None:
+    con.execute("DELETE FROM personal_items WHERE digest_date = ? AND subscriber_id = ?", [day, subscriber_id])
+    for item in items:
+        con.execute(
+            "INSERT INTO personal_items VALUES (?, ?, ?, ?, ?)",
+            [day, subscriber_id, item.rank, item.claim_id, item.theme_id],
+        )
 
 
 def save_digest(con: duckdb.DuckDBPyConnection, digest: Digest, rendered: Rendered, run_id: str | None) -> None:

@@ -64,6 +64,22 @@ def test_each_subscriber_gets_the_brief_their_preferences_select(sample_db: Path
     }
     led = [t for t in us_claims if t.replace("'", "&#39;").replace('"', "&#34;") in us_html or t in us_html]
     assert len(led) >= 3
+    # what a personalised brief featured is never featured for that subscriber again
+    from datetime import timedelta
+
+    from store.digests import featured_claims
+
+    ids = dict(con.execute("SELECT email, subscriber_id FROM subscribers").fetchall())
+    sent_to_muted = {
+        r[0]
+        for r in con.execute(
+            "SELECT claim_id FROM personal_items WHERE subscriber_id = ?", [ids["muted@example.com"]]
+        ).fetchall()
+    }
+    assert len(sent_to_muted) == 5
+    tomorrow = SAMPLE_DATE + timedelta(days=1)
+    assert sent_to_muted <= featured_claims(con, tomorrow, ids["muted@example.com"])
+    assert not sent_to_muted <= featured_claims(con, tomorrow, ids["plain@example.com"])
     again = deliver_stage(con, SAMPLE_DATE, stored, OutboxMailer(tmp_path), "b@example.org")
     assert (again.sent, again.skipped) == (0, 0)  # a rerun sends nothing twice, and skips are final for the day
     con.close()

@@ -48,6 +48,7 @@ EXPECTED_TABLES = {
     "theme_terms",
     "theme_reclusters",
     "subscriber_themes",
+    "personal_items",
     "minhash_bands",
     "syndication",
     "schema_migrations",
