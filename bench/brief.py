@@ -20,12 +20,11 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--date", type=date.fromisoformat, required=True)
     args = parser.parse_args()
-    import duckdb
-
     from digest.select import explain
     from store import digests as digeststore
+    from store.db import open_db
 
-    con = duckdb.connect(str(args.db), read_only=True)
+    con = open_db(args.db, must_exist=True)  # brings an older file's schema up to date first
     since = con.execute(
         "SELECT created_at FROM digests WHERE digest_date < ? ORDER BY digest_date DESC LIMIT 1", [args.date]
     ).fetchone()
