@@ -344,7 +344,7 @@ class Embedder:
             if found is not None:
                 self._onnx, variant = found
                 self._name = f"{MODEL_NAME}+onnx-{variant}"
-            elif self.backend != "torch" and _cuda():
+            elif self.backend == "auto" and _cuda():
                 self._name = f"{MODEL_NAME}+cuda-fp16"
             else:
                 self._name = MODEL_NAME
@@ -355,7 +355,7 @@ class Embedder:
             self._resolve()
             if self._onnx:
                 self._encoder = OnnxEncoder(self._onnx, self.batch_size)
-            elif self.backend != "torch" and _cuda():
+            elif self.backend == "auto" and _cuda():
                 self._encoder = CudaEncoder()
             else:
                 self._encoder = TorchEncoder(self.batch_size)

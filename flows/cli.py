@@ -273,10 +273,11 @@ def serve_unsubscribe(db: str | None, host: str, port: int) -> None:
     carries List-Unsubscribe and List-Unsubscribe-Post headers with the subscriber's own link."""
     from flows.unsubscribe import make_server
     from store.db import connect
+    from store.digests import ensure_tokens
 
     path = _settings(db=db).db
-    with connect(path, must_exist=True):
-        pass  # migrated (the token column) and there, before anyone clicks
+    with connect(path, must_exist=True) as con:
+        ensure_tokens(con)  # migrated, and every subscriber has a token, before anyone clicks
     try:
         server = make_server(path, host, port)
     except OSError as exc:

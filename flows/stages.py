@@ -110,6 +110,9 @@ def themes_stage(
     options = options or ThemeOptions()
     space = space or default_space()
     refreshed = refresh_centroids(con, embedder, space)
+    if themestore.terms_missing(con):  # a database from before term counts were kept: count them once
+        with transaction(con):
+            relabel(con)
     pending = themestore.unthemed_claims(con, run_date, options.retry_days)
     vectors = space.apply(vectors_for(con, embedder, [text for _, text in pending]))
     theme_ids, centroids = themestore.theme_centroids(con, space.name)
@@ -226,7 +229,9 @@ def relabel(con: duckdb.DuckDBPyConnection, theme_ids: list[int] | None = None) 
     """Recompute themes' key phrases and labels (an operator's label stays).
 
     With ``theme_ids`` only those themes are relabelled, from their stored term counts weighted against every
-    theme's; without, every theme's term counts are rebuilt from its claims first (after merges and moves).
+    theme's (the others keep the phrases weighed at their last update: relabelling all of them daily would cost
+    the whole history); without, every theme's term counts are rebuilt from its claims first and every theme
+    is relabelled (after merges, moves and re-clusterings).
     """
     if theme_ids is None:
         members = themestore.theme_members(con)
@@ -313,14 +318,15 @@ def deliver_stage(
     A row left 'pending' by a crash is not retried: the message may have gone out before the crash.
     """
     outcomes: Counter[str] = Counter()
+    digeststore.ensure_tokens(con)
     personal = personal_briefs(con, run_date)
     for subscriber_id, email, token in digeststore.pending_recipients(con, run_date):
         preferences = digeststore.preferences_of(con, subscriber_id)
         brief: Rendered | None = rendered
+        made = None
         if preferences != EVERYONE:
             made = personal(subscriber_id, preferences)
             brief = made[0] if made else None
-            digeststore.save_personal_items(con, run_date, subscriber_id, made[1] if made else [])
         if brief is None:
             message_id = build_message(rendered, run_date, sender, email, subscriber_id)["Message-ID"]
             digeststore.record_delivery(
@@ -352,6 +358,8 @@ def deliver_stage(
         if status not in ("sent", "written"):
             log.warning("delivery to %s %s: %s", email, status, detail)
         digeststore.record_delivery(con, run_date, subscriber_id, status, message_id, mailer.channel, detail)
+        if made and status in ("sent", "written", "unknown"):  # it reached (or may have reached) the reader
+            digeststore.save_personal_items(con, run_date, subscriber_id, made[1])
         outcomes[status] += 1
     return DeliveryReport(
         sent=outcomes["sent"] + outcomes["written"],

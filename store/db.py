@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -35,18 +36,35 @@ def _check_path(path: Path, must_exist: bool) -> None:
         raise UserError(f"cannot create database {path}: folder {path.parent} does not exist")
 
 
-def open_db(path: Path, read_only: bool = False, must_exist: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (and for writers, migrate) the database, with one-line errors for user mistakes."""
+BUSY_WAIT = 30.0  # seconds to wait for another process (the unsubscribe server, a short CLI command) to let go
+
+
+def open_db(
+    path: Path, read_only: bool = False, must_exist: bool = False, busy_wait: float = BUSY_WAIT
+) -> duckdb.DuckDBPyConnection:
+    """Open (and for writers, migrate) the database, with one-line errors for user mistakes.
+
+    DuckDB lets one process write a file at a time: while another holds it, opening is retried with backoff
+    for up to ``busy_wait`` seconds before ``DatabaseBusy``.
+    """
     _check_path(path, must_exist or read_only)
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.IOException as exc:
-        message = str(exc)
-        if "lock" in message.lower():
-            raise DatabaseBusy(f"database {path} is in use by another Undercurrent process; try again later") from None
-        raise UserError(f"cannot open database {path}: {message.splitlines()[0]}") from None
-    except duckdb.Error as exc:
-        raise UserError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
+    deadline, pause = time.monotonic() + busy_wait, 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" not in message.lower():
+                raise UserError(f"cannot open database {path}: {message.splitlines()[0]}") from None
+            if time.monotonic() + pause > deadline:
+                raise DatabaseBusy(
+                    f"database {path} is in use by another Undercurrent process; try again later"
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        except duckdb.Error as exc:
+            raise UserError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
     if not read_only:
         try:
             migrate(con)
@@ -60,8 +78,10 @@ def open_db(path: Path, read_only: bool = False, must_exist: bool = False) -> du
 
 
 @contextmanager
-def connect(path: Path, read_only: bool = False, must_exist: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = open_db(path, read_only=read_only, must_exist=must_exist)
+def connect(
+    path: Path, read_only: bool = False, must_exist: bool = False, busy_wait: float = BUSY_WAIT
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = open_db(path, read_only=read_only, must_exist=must_exist, busy_wait=busy_wait)
     try:
         yield con
     finally:

@@ -207,6 +207,19 @@ def list_subscribers(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, dat
     return con.execute("SELECT email, status, created_at FROM subscribers ORDER BY email").fetchall()
 
 
+def ensure_tokens(con: duckdb.DuckDBPyConnection) -> int:
+    """Give every subscriber without an unsubscribe token a fresh random one; returns how many."""
+    ids = [
+        r[0] for r in con.execute("SELECT subscriber_id FROM subscribers WHERE unsubscribe_token IS NULL").fetchall()
+    ]
+    for subscriber_id in ids:
+        con.execute(
+            "UPDATE subscribers SET unsubscribe_token = ? WHERE subscriber_id = ?",
+            [secrets.token_urlsafe(24), subscriber_id],
+        )
+    return len(ids)
+
+
 def subscriber_by_token(con: duckdb.DuckDBPyConnection, token: str) -> tuple[str, str] | None:
     """(email, status) of the subscriber an unsubscribe token belongs to."""
     if not token:
@@ -232,14 +245,20 @@ def preferences_of(con: duckdb.DuckDBPyConnection, subscriber_id: str) -> Prefer
     focus = con.execute(
         "SELECT coalesce(focus, 'both') FROM subscribers WHERE subscriber_id = ?", [subscriber_id]
     ).fetchone()
-    themes = con.execute(
-        "SELECT st.theme_id, st.mode, th.merged_into FROM subscriber_themes st JOIN themes th USING (theme_id) "
-        "WHERE st.subscriber_id = ?",
-        [subscriber_id],
+    chosen = con.execute(
+        "SELECT theme_id, mode FROM subscriber_themes WHERE subscriber_id = ?", [subscriber_id]
     ).fetchall()
-    # a theme merged into another lives on in it: follow or mute that one
-    follow = frozenset(merged or theme for theme, mode, merged in themes if mode == "follow")
-    mute = frozenset(merged or theme for theme, mode, merged in themes if mode == "mute")
+    merged_into = dict(con.execute("SELECT theme_id, merged_into FROM themes WHERE merged_into IS NOT NULL").fetchall())
+
+    def live(theme: int) -> int:  # a theme merged into another lives on in it, perhaps after several merges
+        seen = set()
+        while theme in merged_into and theme not in seen:
+            seen.add(theme)
+            theme = merged_into[theme]
+        return theme
+
+    follow = frozenset(live(theme) for theme, mode in chosen if mode == "follow")
+    mute = frozenset(live(theme) for theme, mode in chosen if mode == "mute")
     return Preferences(focus=focus[0] if focus else "both", follow=follow, mute=mute - follow)
 
 

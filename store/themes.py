@@ -265,6 +265,14 @@ def set_centroid(con: duckdb.DuckDBPyConnection, theme_id: int, middle: np.ndarr
     con.execute("UPDATE themes SET centroid = ?, space = ? WHERE theme_id = ?", [middle.tolist(), space, theme_id])
 
 
+def terms_missing(con: duckdb.DuckDBPyConnection) -> bool:
+    """Themed claims but no term counts: a database from before they were kept (or emptied by hand)."""
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM theme_terms) = 0 AND (SELECT count(*) FROM claim_themes) > 0"
+    ).fetchone()
+    return bool(row and row[0])
+
+
 def add_terms(con: duckdb.DuckDBPyConnection, counts: dict[int, Counter[str]]) -> None:
     """Add key-phrase candidate counts to themes (claims joined them)."""
     rows = [(theme_id, term, n) for theme_id, c in sorted(counts.items()) for term, n in sorted(c.items())]

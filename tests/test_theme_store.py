@@ -85,3 +85,21 @@ def test_reclustering_falls_due_every_few_days_and_keeps_operator_labels(sample_
         None,
     )
     con.close()
+
+
+def test_a_database_from_before_term_counts_gets_them_once(sample_db: Path) -> None:
+    con = duckdb.connect(str(sample_db))
+    con.execute("DELETE FROM theme_terms")  # as a database upgraded from before they were kept
+    day = SAMPLE_DATE + timedelta(days=1)
+    themes_stage(con, shared_embedder(), day)
+    after_stage = con.execute("SELECT * FROM theme_terms ORDER BY ALL").fetchall()
+    labels = _keywords(con)
+    relabel(con)  # counting every claim from scratch gives the same: the stage counted all, not one day's
+    assert con.execute("SELECT * FROM theme_terms ORDER BY ALL").fetchall() == after_stage
+    # the themes the day touched carry the labels a full count gives; the others keep the phrases weighed at
+    # their last update (relabelling every theme each day would cost the whole history)
+    touched = {r[0] for r in con.execute("SELECT theme_id FROM claim_themes WHERE assigned_on = ?", [day]).fetchall()}
+    assert touched and len(after_stage) > 1000
+    full = _keywords(con)
+    assert {t: labels[t] for t in touched} == {t: full[t] for t in touched}
+    con.close()

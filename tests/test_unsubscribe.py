@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import re
 import subprocess
 import sys
 import threading
@@ -159,3 +160,74 @@ def test_without_a_public_address_messages_offer_a_mail_to_unsubscribe(
     message = email.message_from_bytes(recorder.messages[0][1])
     assert message["List-Unsubscribe"] == "<mailto:brief@example.org?subject=unsubscribe>"
     assert message["List-Unsubscribe-Post"] is None  # one-click needs an https link
+
+
+def _raw(base: str, request: bytes) -> bytes:
+    import socket
+
+    host, port = urlsplit(base).hostname, urlsplit(base).port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_hostile_requests_get_nothing(served: tuple[Path, str]) -> None:
+    db, base = served
+    token = _token(db, "ana@example.com")
+    # a path that reads as another host must not become the form's target
+    answer = _raw(
+        base, f"GET //evil.example/unsubscribe?t={token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    )
+    assert answer.startswith(b"HTTP/1.0 404") and b"evil" not in answer
+    page = httpx.get(f"{base}/unsubscribe", params={"t": token}).text
+    assert f'action="/unsubscribe?t={token}"' in page
+    negative = _raw(
+        base,
+        f"POST /unsubscribe?t={token} HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert negative.startswith(b"HTTP/1.0 400")
+    bad_length = _raw(
+        base,
+        f"POST /unsubscribe?t={token} HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\nConnection: close\r\n\r\n".encode(),
+    )
+    assert bad_length.startswith(b"HTTP/1.0 400")
+    assert _status(db, "ana@example.com") == "active"
+
+
+def test_tokens_are_random_and_subscribers_from_before_get_one(tmp_path: Path) -> None:
+    from store.digests import ensure_tokens
+
+    con = open_db(tmp_path / "old.duckdb")
+    add_subscriber(con, "old@example.com")
+    con.execute("UPDATE subscribers SET unsubscribe_token = NULL")  # as a database from before tokens
+    assert ensure_tokens(con) == 1 and ensure_tokens(con) == 0
+    token = con.execute("SELECT unsubscribe_token FROM subscribers").fetchone()[0]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", token)
+    con.close()
+
+
+def test_a_run_waits_for_the_server_to_let_go_of_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "shared.duckdb"
+    open_db(db).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(1.5)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    from core.errors import DatabaseBusy
+
+    with pytest.raises(DatabaseBusy):
+        open_db(db, busy_wait=0)
+    start = time.monotonic()
+    con = open_db(db, busy_wait=20)  # what a run does: it waits, then goes on
+    assert time.monotonic() - start > 0.3
+    con.close()
+    holder.wait()
