@@ -13,6 +13,7 @@ import click
 
 from core.errors import UndercurrentError, UserError
 from core.settings import Settings, load_settings
+from flows.runlock import EXIT_RUN_IN_PROGRESS, RunInProgress
 
 DB_HELP = "DuckDB file (default: $UNDERCURRENT_DB, else ./undercurrent.duckdb)."
 
@@ -119,11 +120,14 @@ def run(db: str | None, day: str | None, sources: str | None) -> None:
 
     _quiet_prefect()
     from flows.daily import RunPaths, daily, mailer_for
+    from flows.runlock import ensure_no_run
     from flows.sourcesfile import load_sources_file
     from store.db import open_db
 
     run_date = parse_date(day) or datetime.now(UTC).date()
     settings = _settings(db=db, sources=sources)
+    if settings.db.parent.is_dir():
+        ensure_no_run(settings.db)  # before anything opens the database
     # Surface every mistake in the settings as one line before Prefect starts.
     load_sources_file(settings.sources)
     mailer_for(settings)
@@ -501,6 +505,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)
         return exc.exit_code
+    except RunInProgress as exc:
+        click.echo(str(exc), err=True)
+        return EXIT_RUN_IN_PROGRESS
     except UndercurrentError as exc:
         click.echo(f"error: {exc}", err=True)
         return 1

@@ -24,6 +24,7 @@ from extract.fetch import HttpFetcher, MirrorFetcher
 from extract.llm import LlmJudge
 from flows import stages
 from flows.polling import poll_sources
+from flows.runlock import run_lock
 from flows.sourcesfile import load_sources_file
 from flows.unsubscribe import apply_queued_unsubscribes
 from store import runs
@@ -141,7 +142,14 @@ class RunResult:
 
 @flow(name="daily", log_prints=False, validate_parameters=False)
 def daily(run_date: date, paths: RunPaths, mirror: Mirror | None = None) -> RunResult:
-    """Fetch configured sources, extract claims, update themes, build and deliver the digest for run_date."""
+    """Fetch configured sources, extract claims, update themes, build and deliver the digest for run_date.
+
+    One run at a time per database: a second one raises RunInProgress before it touches anything."""
+    with run_lock(paths.db):
+        return _daily(run_date, paths, mirror)
+
+
+def _daily(run_date: date, paths: RunPaths, mirror: Mirror | None) -> RunResult:
     run_id = uuid.uuid4().hex[:16]
     with connect(paths.db) as con:
         runs.start_run(con, run_id, run_date)

@@ -1,0 +1,54 @@
+"""One run at a time per database: an exclusive lock on a file beside it, held for the whole run.
+
+DuckDB itself allows one writing process, but its error is cryptic and comes at a random step; the run lock
+turns a second run into a clear, harmless no-op before it touches anything. The lock belongs to the process
+(``flock``): a run killed with ``kill -9`` releases it with its death, so a crash never leaves a stale lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.errors import UndercurrentError
+from store.db import utc_now
+
+EXIT_RUN_IN_PROGRESS = 75  # EX_TEMPFAIL: nothing was done, try again later
+
+
+class RunInProgress(UndercurrentError):
+    """Another run holds this database; this one did nothing."""
+
+
+def lock_path(db: Path) -> Path:
+    return db.with_name(db.name + ".run-lock")
+
+
+@contextmanager
+def run_lock(db: Path) -> Iterator[None]:
+    handle = open(lock_path(db), "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise RunInProgress(f"another run is in progress on {db} ({holder}); this one did nothing") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}, started {utc_now():%Y-%m-%d %H:%M:%S} UTC\n")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def ensure_no_run(db: Path) -> None:
+    """Raise RunInProgress when a run holds the database (checked and released at once)."""
+    with run_lock(db):
+        pass
