@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,7 +68,7 @@ def open_db(
             raise UserError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
     if not read_only:
         try:
-            migrate(con)
+            migrate(con, path)
         except duckdb.Error as exc:
             con.close()
             raise UserError(
@@ -105,13 +106,21 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply pending migrations in one transaction each; returns the versions applied."""
+def migrate(con: duckdb.DuckDBPyConnection, path: Path | None = None) -> list[int]:
+    """Apply pending migrations in one transaction each; returns the versions applied.
+
+    Upgrading a database that already holds data (``path`` given), a copy of the file is kept first, beside
+    it, as ``<name>.before-v<N>.bak`` (N: the first version to apply).
+    """
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
     done = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
+    pending = [version for version, _, _ in migrations() if version not in done]
+    if pending and done and path is not None:
+        con.execute("CHECKPOINT")  # everything in the main file, so that a plain copy is the whole database
+        shutil.copy2(path, path.with_name(f"{path.name}.before-v{pending[0]:04d}.bak"))
     applied = []
     for version, name, sql in migrations():
         if version in done:

@@ -114,3 +114,29 @@ def test_claim_types_and_actor_lists_round_trip(tmp_path: Path) -> None:
 def test_migration_files_are_numbered_without_gaps() -> None:
     versions = [v for v, _, _ in migrations()]
     assert versions == list(range(1, len(versions) + 1))
+
+
+def test_upgrading_a_database_keeps_a_copy_of_it_first(tmp_path: Path) -> None:
+    import duckdb
+
+    db = tmp_path / "old.duckdb"
+    con = open_db(db)
+    con.execute("INSERT INTO sources (source_id, name, kind, added_at) VALUES ('s1', 'Kept', 'news', now())")
+    last = migrations()[-1][0]
+    con.execute("DELETE FROM schema_migrations WHERE version = ?", [last])  # as a file from before the last one
+    con.execute("CHECKPOINT")
+    con.close()
+    fresh = tmp_path / "new.duckdb"
+    open_db(fresh).close()
+    assert not list(tmp_path.glob("new.duckdb.before-*"))  # a new database has nothing to keep
+    from core.errors import UserError
+
+    try:
+        open_db(db).close()
+    except UserError:
+        pass  # the last migration's tables are still there, so applying it again fails: only the copy matters
+    backup = tmp_path / f"old.duckdb.before-v{last:04d}.bak"
+    assert backup.exists()
+    with duckdb.connect(str(backup), read_only=True) as copy:
+        assert copy.execute("SELECT name FROM sources").fetchall() == [("Kept",)]
+        assert last not in {r[0] for r in copy.execute("SELECT version FROM schema_migrations").fetchall()}
