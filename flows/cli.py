@@ -137,9 +137,95 @@ def run(db: str | None, day: str | None, sources: str | None) -> None:
 
 
 def _print_counts(counts: dict[str, Any], errors: list[str]) -> None:
-    click.echo(", ".join(f"{key.replace('_', ' ')}: {value}" for key, value in counts.items()))
+    click.echo(
+        ", ".join(
+            f"{key.replace('_', ' ')}: {value}" for key, value in counts.items() if not key.startswith("seconds_")
+        )
+    )
+    stages = [(key.removeprefix("seconds_"), value) for key, value in counts.items() if key.startswith("seconds_")]
+    if stages:
+        click.echo("took: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in stages))
     for error in errors:
         click.echo(f"  warning: {error}", err=True)
+
+
+@cli.command()
+@db_option
+@click.option("--check", is_flag=True, help="exit with code 1 when anything needs attention (for monitoring)")
+def status(db: str | None, check: bool) -> None:
+    """The last runs, feed health, deliveries, and anything that needs the operator's attention."""
+    from datetime import UTC, datetime, timedelta
+
+    from extract.schedule import ACTIVE_WINDOW, is_quiet
+    from flows.status import FeedRow, RunRow, attention
+    from flows.tables import print_table
+    from flows.unsubscribe import queue_path
+    from store.db import connect
+    from store.feeds import health, published_dates
+    from store.runs import delivery_outcomes, recent_runs
+
+    path = _settings(db=db).db
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with connect(path, must_exist=True) as con:
+        runs = [RunRow(*row) for row in recent_runs(con)]
+        feed_rows = health(con, now)
+        feeds = [
+            FeedRow(r[1], r[7], r[9], is_quiet(published_dates(con, r[0], now - ACTIVE_WINDOW), now), r[6])
+            for r in feed_rows
+        ]
+        deliveries = delivery_outcomes(con, now.date() - timedelta(days=7))
+    queued = len(queue_path(path).read_text().split()) if queue_path(path).exists() else 0
+    if runs:
+        table = []
+        for run in runs:
+            c = run.counts
+            took = sum(v for k, v in c.items() if k.startswith("seconds_"))
+            table.append(
+                [
+                    str(run.run_date),
+                    f"{run.started_at:%Y-%m-%d %H:%M}",
+                    f"{took:.0f} s" if took else "—",
+                    run.status,
+                    c.get("documents_new", "—"),
+                    c.get("claims_extracted", "—"),
+                    c.get("themes_created", "—"),
+                    f"{c['unthemed_share']:.0%}" if isinstance(c.get("unthemed_share"), int | float) else "—",
+                    c.get("digest_items", "—"),
+                    c.get("deliveries_sent", "—"),
+                    len(run.errors),
+                ]
+            )
+        print_table(
+            [
+                "date",
+                "started (UTC)",
+                "took",
+                "status",
+                "new docs",
+                "claims",
+                "new themes",
+                "unthemed",
+                "brief",
+                "sent",
+                "errors",
+            ],
+            table,
+        )
+    healthy = sum(1 for f in feeds if not f.stopped and f.failures == 0)
+    click.echo(
+        f"feeds: {len(feeds)} ({healthy} healthy, {sum(f.failures > 0 and not f.stopped for f in feeds)} failing, "
+        f"{sum(f.stopped for f in feeds)} gone, {sum(f.quiet for f in feeds)} quiet); deliveries in 7 days: "
+        + (", ".join(f"{n} {s}" for s, n in sorted(deliveries.items())) or "none")
+    )
+    notes = attention(runs, feeds, deliveries, queued, now)
+    if notes:
+        click.echo("needs attention:")
+        for note in notes:
+            click.echo(f"  - {note}")
+    else:
+        click.echo("nothing needs attention")
+    if check and notes:
+        raise click.exceptions.Exit(1)
 
 
 @cli.group()
@@ -488,7 +574,9 @@ def sql(db: str | None, query: str, max_rows: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one clear line on stderr and a non-zero exit for every error a user can cause."""
     try:
-        cli.main(args=argv, prog_name="undercurrent", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="undercurrent", standalone_mode=False)
+        if isinstance(code, int):  # click returns an Exit's code instead of raising it here
+            return code
     except click.exceptions.Exit as exc:
         return int(exc.exit_code or 0)
     except click.exceptions.Abort:

@@ -6,6 +6,7 @@ secrets such as the SMTP password are read from the settings inside the tasks th
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -157,14 +158,26 @@ def _daily(run_date: date, paths: RunPaths, mirror: Mirror | None) -> RunResult:
     errors: list[str] = []
     warnings: list[str] = []
     rendered: Rendered | None = None
+    clock = time.perf_counter()
+
+    def took(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        counts[f"seconds_{stage}"] = round(now - clock, 2)
+        clock = now
+
     try:
         ingested = ingest_task(paths, mirror)
+        took("ingest")
         errors.extend(ingested.pop("errors"))
         warnings.extend(ingested.pop("warnings"))
         counts.update(ingested)
         counts.update(claims_task(paths, run_date))
+        took("claims")
         counts.update(themes_task(paths, run_date))
+        took("themes")
         built = digest_task(paths, run_date, run_id)
+        took("digest")
         counts["digest_items"] = built.items if built else 0
         if built is not None:
             rendered = built.rendered
@@ -174,6 +187,7 @@ def _daily(run_date: date, paths: RunPaths, mirror: Mirror | None) -> RunResult:
                 description=f"The brief for {run_date.isoformat()}: {rendered.subject}",
             )
             counts.update(deliver_task(paths, run_date, rendered))
+            took("deliver")
     except BaseException as exc:
         with connect(paths.db) as con:
             runs.finish_run(con, run_id, "failed", counts, [*errors, f"{type(exc).__name__}: {exc}"], warnings)

@@ -25,6 +25,7 @@ COMMANDS = [
     ["subscribers", "remove"],
     ["subscribers", "list"],
     ["subscribers", "prefs"],
+    ["status"],
     ["serve-unsubscribe"],
     ["themes"],
     ["sql"],
