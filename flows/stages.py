@@ -20,7 +20,7 @@ from cluster.themes import ThemeOptions, centroid, discover, plan, remap
 from core.errors import PermanentError, TransientError
 from core.ids import text_hash
 from core.models import Claim, Digest, SegmentSpan
-from digest.delivery import DeliveryUncertain, Mailer
+from digest.delivery import DeliveryUncertain, Mailer, OutboxMailer
 from digest.mail import build_message, unsubscribe_link
 from digest.render import Rendered, render
 from digest.select import EVERYONE, Preferences, select_items
@@ -315,10 +315,18 @@ def deliver_stage(
 ) -> DeliveryReport:
     """Send to every active subscriber who has not had this date's digest; each outcome is committed.
 
-    A row left 'pending' by a crash is not retried: the message may have gone out before the crash.
+    A row left 'pending' by a crash is not retried over SMTP: the message may have gone out before the crash.
+    For the outbox the answer is on disk: the file is there (written) or it is not (written now).
     """
     outcomes: Counter[str] = Counter()
     digeststore.ensure_tokens(con)
+    if isinstance(mailer, OutboxMailer):  # a file either exists whole (written atomically) or not at all
+        for subscriber_id in digeststore.pending_deliveries(con, run_date, "outbox"):
+            path = mailer.folder / f"{run_date.isoformat()}-{subscriber_id}.eml"
+            if path.exists():
+                digeststore.set_delivery_status(con, run_date, subscriber_id, "written", str(path))
+            else:
+                digeststore.forget_delivery(con, run_date, subscriber_id)  # nothing was written: send it now
     personal = personal_briefs(con, run_date)
     for subscriber_id, email, token in digeststore.pending_recipients(con, run_date):
         preferences = digeststore.preferences_of(con, subscriber_id)

@@ -307,6 +307,29 @@ def pending_recipients(con: duckdb.DuckDBPyConnection, day: date) -> list[tuple[
     ).fetchall()
 
 
+def pending_deliveries(con: duckdb.DuckDBPyConnection, day: date, channel: str) -> list[str]:
+    """Subscribers whose delivery of ``day`` a crash left 'pending' on the given channel."""
+    rows = con.execute(
+        "SELECT subscriber_id FROM deliveries WHERE digest_date = ? AND status = 'pending' AND channel = ? "
+        "ORDER BY subscriber_id",
+        [day, channel],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def set_delivery_status(
+    con: duckdb.DuckDBPyConnection, day: date, subscriber_id: str, status: str, detail: str
+) -> None:
+    con.execute(
+        "UPDATE deliveries SET status = ?, detail = ?, updated_at = ? WHERE digest_date = ? AND subscriber_id = ?",
+        [status, detail, utc_now(), day, subscriber_id],
+    )
+
+
+def forget_delivery(con: duckdb.DuckDBPyConnection, day: date, subscriber_id: str) -> None:
+    con.execute("DELETE FROM deliveries WHERE digest_date = ? AND subscriber_id = ?", [day, subscriber_id])
+
+
 def record_delivery(
     con: duckdb.DuckDBPyConnection,
     day: date,

@@ -124,3 +124,22 @@ def test_bad_smtp_urls_are_user_errors(url: str) -> None:
 
     with pytest.raises(UserError, match="UNDERCURRENT_SMTP_URL"):
         SmtpMailer(url)
+
+
+def test_a_crash_between_writing_and_recording_an_outbox_file_is_settled_from_the_disk(tmp_path: Path) -> None:
+    con = open_db(tmp_path / "outbox.duckdb")
+    for address in ("written@example.com", "unwritten@example.com"):
+        add_subscriber(con, address)
+    ids = dict(con.execute("SELECT email, subscriber_id FROM subscribers").fetchall())
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    done = outbox / f"{DAY.isoformat()}-{ids['written@example.com']}.eml"
+    done.write_bytes(b"the message, written just before the crash")
+    for sub_id in ids.values():
+        con.execute("INSERT INTO deliveries VALUES (?, ?, 'pending', '<m@x>', 'outbox', NULL, now())", [DAY, sub_id])
+    report = deliver_stage(con, DAY, _rendered(), OutboxMailer(outbox), "brief@example.org")
+    assert report.sent == 1  # only the one whose file never appeared
+    assert done.read_bytes() == b"the message, written just before the crash"  # not written twice
+    assert _statuses(con) == {"written@example.com": "written", "unwritten@example.com": "written"}
+    assert len(list(outbox.glob("*.eml"))) == 2
+    con.close()
