@@ -32,6 +32,7 @@ _KEYS = (
     "llm_api_key",
     "recluster_days",
     "public_url",
+    "operator_email",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -58,6 +59,7 @@ class Settings:
     llm_url: str | None = None  # OpenAI-compatible endpoint for the optional claim judge (off when unset)
     llm_model: str | None = None
     llm_api_key: Secret | None = field(default=None, repr=False)
+    operator_email: str | None = None  # told when a run fails (by email when SMTP is configured)
     public_url: str | None = None  # where `undercurrent serve-unsubscribe` is reachable (List-Unsubscribe links)
     recluster_days: int = 7  # a full re-clustering of every claim every this many days (0: only on demand)
 
@@ -76,6 +78,13 @@ def _coerce(key: str, value: Any) -> Any:
         return Path(value).expanduser() if str(value).strip() else None
     if key in ("smtp_url", "llm_api_key"):
         return Secret(value) if value else None
+    if key == "operator_email":
+        text = str(value).strip()
+        if not text:
+            return None
+        if "@" not in text or any(c in text for c in "\r\n<>, "):
+            raise UserError(f"operator_email must be one address such as ops@example.org, not {value!r}")
+        return text
     if key == "public_url":
         text = str(value).strip().rstrip("/")
         if not text:

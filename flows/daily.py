@@ -6,6 +6,7 @@ secrets such as the SMTP password are read from the settings inside the tasks th
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from flows.sourcesfile import load_sources_file
 from flows.unsubscribe import apply_queued_unsubscribes
 from store import runs
 from store.db import connect, utc_now
+
+log = logging.getLogger("undercurrent.run")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,31 @@ def deliver_task(paths: RunPaths, run_date: date, rendered: Rendered) -> dict[st
     }
 
 
+def tell_operator(settings: Settings, run_date: date, run_id: str, reason: str) -> None:
+    """A failed run is never silent: an error line in the log always, and an email to the operator when SMTP and
+    an operator address are configured (best effort: a mail failure is logged, it does not hide the run's)."""
+    log.error("run %s for %s failed: %s", run_id, run_date, reason)
+    if not (settings.smtp_url and settings.operator_email):
+        return
+    from email.message import EmailMessage
+    from email.policy import SMTP
+
+    from digest.render import single_line
+
+    message = EmailMessage(policy=SMTP)
+    message["From"] = settings.mail_from
+    message["To"] = settings.operator_email
+    message["Subject"] = single_line(f"Undercurrent: the run for {run_date} failed")
+    message.set_content(
+        f"The Undercurrent run {run_id} for {run_date} failed:\n\n{reason}\n\n"
+        "'undercurrent status' shows the last runs and what needs attention. A rerun for the same date is safe.\n"
+    )
+    try:
+        SmtpMailer(settings.smtp_url.reveal(), timeout=20).send(message, "")
+    except Exception as exc:  # telling the operator must not mask the run's own failure
+        log.error("could not email the operator about it: %s", exc)
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
@@ -191,6 +219,7 @@ def _daily(run_date: date, paths: RunPaths, mirror: Mirror | None) -> RunResult:
     except BaseException as exc:
         with connect(paths.db) as con:
             runs.finish_run(con, run_id, "failed", counts, [*errors, f"{type(exc).__name__}: {exc}"], warnings)
+        tell_operator(settings_for(paths), run_date, run_id, f"{type(exc).__name__}: {exc}")
         raise
     with connect(paths.db) as con:
         runs.finish_run(con, run_id, "ok", counts, errors, warnings)
