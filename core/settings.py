@@ -33,6 +33,8 @@ _KEYS = (
     "recluster_days",
     "public_url",
     "operator_email",
+    "schedule_cron",
+    "schedule_timezone",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -59,6 +61,8 @@ class Settings:
     llm_url: str | None = None  # OpenAI-compatible endpoint for the optional claim judge (off when unset)
     llm_model: str | None = None
     llm_api_key: Secret | None = field(default=None, repr=False)
+    schedule_cron: str = "0 6 * * *"  # when `undercurrent serve` runs the daily flow
+    schedule_timezone: str = "UTC"
     operator_email: str | None = None  # told when a run fails (by email when SMTP is configured)
     public_url: str | None = None  # where `undercurrent serve-unsubscribe` is reachable (List-Unsubscribe links)
     recluster_days: int = 7  # a full re-clustering of every claim every this many days (0: only on demand)
@@ -78,6 +82,24 @@ def _coerce(key: str, value: Any) -> Any:
         return Path(value).expanduser() if str(value).strip() else None
     if key in ("smtp_url", "llm_api_key"):
         return Secret(value) if value else None
+    if key == "schedule_cron":
+        text = " ".join(str(value).split())
+        from prefect.client.schemas.schedules import CronSchedule  # Prefect's own check of what it will run
+
+        try:
+            CronSchedule(cron=text)
+        except ValueError:
+            raise UserError(f"schedule_cron must be a cron expression such as '0 6 * * *', not {value!r}") from None
+        return text
+    if key == "schedule_timezone":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        text = str(value).strip()
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise UserError(f"schedule_timezone must be a time zone such as Europe/London, not {value!r}") from None
+        return text
     if key == "operator_email":
         text = str(value).strip()
         if not text:

@@ -352,6 +352,32 @@ def subscribers_remove(db: str | None, email: str) -> None:
     click.echo(f"unsubscribed {address}")
 
 
+@cli.command()
+@db_option
+@click.option("--sources", metavar="PATH", default=None, help="Sources file (default: $UNDERCURRENT_SOURCES).")
+def serve(db: str | None, sources: str | None) -> None:
+    """Run the daily flow on a schedule: register it with the Prefect server as the deployment
+    'daily-scheduled/undercurrent-daily' (cron and time zone from UNDERCURRENT_SCHEDULE_CRON and
+    UNDERCURRENT_SCHEDULE_TIMEZONE) and keep serving it until stopped.
+
+    Point PREFECT_API_URL at your Prefect server (see README, "Running on a server")."""
+    from prefect import serve as prefect_serve
+
+    from flows.schedule import deployment
+    from flows.sourcesfile import load_sources_file
+    from store.db import open_db
+
+    settings = _settings(db=db, sources=sources)
+    load_sources_file(settings.sources)  # mistakes in the settings surface now, not at six in the morning
+    open_db(settings.db).close()
+    click.echo(
+        f"serving the daily run at '{settings.schedule_cron}' ({settings.schedule_timezone}) on {settings.db}; "
+        "Ctrl-C stops",
+        err=True,
+    )
+    prefect_serve(deployment(settings))
+
+
 @cli.command("serve-unsubscribe")
 @db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")

@@ -26,6 +26,7 @@ COMMANDS = [
     ["subscribers", "list"],
     ["subscribers", "prefs"],
     ["status"],
+    ["serve"],
     ["serve-unsubscribe"],
     ["themes"],
     ["sql"],
