@@ -3,10 +3,11 @@
     .venv/bin/python bench/killtest.py --kills 20 --seed 1
 
 A clean run of `undercurrent demo` makes the reference database. Then, for each kill, a fresh database: the
-demo starts in a child process, is killed with SIGKILL at a random moment while the clean run's stages were working (after start-up),
-and is run again to completion; the stored rows (documents, claims, themes, assignments, daily metrics,
-digest and its items, deliveries, subscribers, cached vectors) must equal the reference's. Timestamps and run
-ids are left out (they differ by nature). Prints one line per kill and a summary.
+demo starts in a child process, is killed with SIGKILL at a random moment while the clean run's stages were
+working (after start-up), and is run again to completion. The stored rows (documents, claims, themes,
+assignments, daily metrics, digest and its items, deliveries, subscribers, cached vectors) must equal the
+reference's; timestamps and run ids are left out (they differ by nature). Prints one line per kill and a
+summary.
 """
 
 from __future__ import annotations
