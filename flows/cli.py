@@ -132,7 +132,10 @@ def run(db: str | None, day: str | None, sources: str | None) -> None:
     load_sources_file(settings.sources)
     mailer_for(settings)
     open_db(settings.db).close()
-    result = daily(run_date, RunPaths(settings.db, settings.sources, settings.outbox))
+    from flows.progress import on_terminal
+
+    with on_terminal():
+        result = daily(run_date, RunPaths(settings.db, settings.sources, settings.outbox))
     _print_counts(result.counts, result.errors)
 
 

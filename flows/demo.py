@@ -11,6 +11,7 @@ import sample
 from core.errors import UserError
 from core.settings import Settings
 from flows.daily import Mirror, RunPaths, daily
+from flows.progress import on_terminal
 from store.db import connect
 from store.digests import add_subscriber
 
@@ -39,7 +40,8 @@ def run_demo(settings: Settings, out: Path, day: date | None) -> None:
     _check_sample_only(settings)
     click.echo(f"Running the daily pipeline on the bundled sample for {run_date} (database {settings.db}) …", err=True)
     paths = RunPaths(settings.db, sample.SOURCES, settings.outbox, outbox_only=True)
-    result = daily(run_date, paths, Mirror(sample.BASE_URL, sample.SITE))
+    with on_terminal():
+        result = daily(run_date, paths, Mirror(sample.BASE_URL, sample.SITE))
     counts = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in result.counts.items())
     click.echo(counts, err=True)
     if result.rendered is None:

@@ -21,6 +21,7 @@ from core.models import Document, Source
 from extract.feeds import FeedEntry, parse_feed
 from extract.fetch import FEED_CAP, Fetcher, FetchError, FetchResult, Gone, Validators
 from extract.schedule import ACTIVE_WINDOW, FeedState, after_failure, after_success, is_due, is_quiet
+from flows import progress
 from flows.ingestion import (
     WORKERS,
     IngestReport,
@@ -105,8 +106,10 @@ def poll_sources(
                 if pair is not None:
                     feed, entry = pair
                     jobs[id(feed)].append(pool.submit(entry_document, feed.source, entry, fetcher))
-        for feed in readable:
+        progress.report("ingest", 0, len(feeds))
+        for done, feed in enumerate(readable, start=1):
             _store_feed(con, feed, jobs[id(feed)], now, report)
+            progress.report("ingest", len(feeds) - len(readable) + done, len(feeds))
     for warning in report.warnings:
         log.warning("%s", warning)
     return report

@@ -26,6 +26,7 @@ from digest.render import Rendered, render
 from digest.select import EVERYONE, Preferences, select_items
 from extract.claims import LocalJudge, extract_claims
 from extract.llm import LlmJudge
+from flows import progress
 from store import claims as claimstore
 from store import digests as digeststore
 from store import documents as docstore
@@ -51,7 +52,8 @@ def claims_stage(
     """
     local = LocalJudge(embed=(lambda texts: vectors_for(con, embedder, list(texts))) if embedder else None)
     documents = claims = other_language = fallbacks = 0
-    for document_id, text, is_canonical, language, kind in docstore.unprocessed_documents(con):
+    todo = docstore.unprocessed_documents(con)
+    for done, (document_id, text, is_canonical, language, kind) in enumerate(todo, start=1):
         english = language in (None, "en")
         other_language += not english
         found: list[Claim] = []
@@ -70,6 +72,7 @@ def claims_stage(
         claimstore.save_claims(con, document_id, found, run_date, extractor)
         documents += 1
         claims += len(found)
+        progress.report("claims", done, len(todo))
     counts = {
         "documents_processed": documents,
         "claims_extracted": claims,
@@ -80,16 +83,21 @@ def claims_stage(
     return counts
 
 
+EMBED_CHUNK = 2048
+
+
 def vectors_for(con: duckdb.DuckDBPyConnection, embedder: Embedder, texts: list[str]) -> np.ndarray:
     """Vectors for texts, from the cache where possible; new vectors are cached. No text is embedded twice."""
     hashes = [text_hash(t) for t in texts]
     cached = claimstore.cached_vectors(con, embedder.name, sorted(set(hashes)))
     missing = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}.items())
-    if missing:
-        fresh = embedder.encode([t for _, t in missing])
-        new = {h: fresh[i] for i, (h, _) in enumerate(missing)}
+    for start in range(0, len(missing), EMBED_CHUNK):  # in chunks: each is cached as it is done, and shown
+        chunk = missing[start : start + EMBED_CHUNK]
+        fresh = embedder.encode([t for _, t in chunk])
+        new = {h: fresh[i] for i, (h, _) in enumerate(chunk)}
         claimstore.cache_vectors(con, embedder.name, new)
         cached.update(new)
+        progress.report("embedding", start + len(chunk), len(missing))
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     return np.stack([cached[h] for h in hashes])
