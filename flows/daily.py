@@ -219,7 +219,10 @@ def _daily(run_date: date, paths: RunPaths, mirror: Mirror | None) -> RunResult:
     except BaseException as exc:
         with connect(paths.db) as con:
             runs.finish_run(con, run_id, "failed", counts, [*errors, f"{type(exc).__name__}: {exc}"], warnings)
-        tell_operator(settings_for(paths), run_date, run_id, f"{type(exc).__name__}: {exc}")
+        try:
+            tell_operator(settings_for(paths), run_date, run_id, f"{type(exc).__name__}: {exc}")
+        except Exception as notice:  # bad settings must not hide why the run failed
+            log.error("run %s for %s failed (%s); the operator could not be told: %s", run_id, run_date, exc, notice)
         raise
     with connect(paths.db) as con:
         runs.finish_run(con, run_id, "ok", counts, errors, warnings)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.errors import UndercurrentError
+from core.errors import UndercurrentError, UserError
 from store.db import utc_now
 
 EXIT_RUN_IN_PROGRESS = 75  # EX_TEMPFAIL: nothing was done, try again later
@@ -29,7 +29,10 @@ def lock_path(db: Path) -> Path:
 
 @contextmanager
 def run_lock(db: Path) -> Iterator[None]:
-    handle = open(lock_path(db), "a+", encoding="utf-8")
+    try:
+        handle = open(lock_path(db), "a+", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot lock database {db} for a run: {exc.strerror}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
