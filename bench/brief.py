@@ -21,18 +21,12 @@ def main() -> None:
     parser.add_argument("--date", type=date.fromisoformat, required=True)
     args = parser.parse_args()
     from digest.select import explain
+    from flows.stages import selection_inputs
     from store import digests as digeststore
     from store.db import open_db
 
     con = open_db(args.db, must_exist=True)  # brings an older file's schema up to date first
-    since = con.execute(
-        "SELECT created_at FROM digests WHERE digest_date < ? ORDER BY digest_date DESC LIMIT 1", [args.date]
-    ).fetchone()
-    rows = explain(
-        digeststore.candidates(con, args.date, since[0] if since else None),
-        digeststore.theme_infos(con, args.date),
-        digeststore.featured_claims(con, args.date),
-    )
+    rows = explain(*selection_inputs(con, args.date), digeststore.featured_claims(con, args.date))
     print(
         f"{'place':>5} {'theme':>5} {'score':>6} {'ideas':>5} {'sources':>7} {'days':>4} {'quality':>7} momentum  label"
     )

@@ -111,17 +111,8 @@ def explain(
 ) -> list[ThemeScore]:
     """Every theme with something new, its score's parts and the place it got (None: not in the five)."""
     chosen = {item.theme_id: item.rank for item in select_items(candidates, themes, excluded_claims, preferences)}
-    by_theme: dict[int, list[Candidate]] = defaultdict(list)
-    for c in candidates:
-        if c.theme_id in themes and _wanted(c, preferences):
-            by_theme[c.theme_id].append(c)
     out = []
-    for theme_id, members in by_theme.items():
-        new = [
-            c for c in members if c.is_new and c.claim_id not in excluded_claims and c.idea_key not in excluded_claims
-        ]
-        if not new:
-            continue
+    for theme_id, (members, new) in _pools(candidates, themes, excluded_claims, preferences).items():
         info = themes[theme_id]
         out.append(
             ThemeScore(
@@ -196,6 +187,28 @@ def _why(fresh: list[Candidate], info: ThemeInfo, followed: bool) -> str:
     return reason
 
 
+def _pools(
+    candidates: list[Candidate],
+    themes: dict[int, ThemeInfo],
+    excluded_claims: frozenset[str],
+    preferences: Preferences,
+) -> dict[int, tuple[list[Candidate], list[Candidate]]]:
+    """Per theme with something new for this reader: (every wanted claim, the new ones never featured), claims
+    in claim id order so that nothing depends on the input's order."""
+    by_theme: dict[int, list[Candidate]] = defaultdict(list)
+    for c in sorted(candidates, key=lambda c: c.claim_id):
+        if c.theme_id in themes and _wanted(c, preferences):
+            by_theme[c.theme_id].append(c)
+    pools = {}
+    for theme_id, members in by_theme.items():
+        fresh = [
+            c for c in members if c.is_new and c.claim_id not in excluded_claims and c.idea_key not in excluded_claims
+        ]
+        if fresh:
+            pools[theme_id] = (members, fresh)
+    return pools
+
+
 def _headline(label: str) -> str:
     text = label.replace(" · ", ", ")
     return text[:1].upper() + text[1:]
@@ -208,24 +221,14 @@ def select_items(
     preferences: Preferences = EVERYONE,
 ) -> list[DigestItem]:
     """Up to five items from five different themes; deterministic for the same input in any order."""
-    by_theme: dict[int, list[Candidate]] = defaultdict(list)
-    for c in sorted(candidates, key=lambda c: c.claim_id):
-        if c.theme_id in themes and _wanted(c, preferences):
-            by_theme[c.theme_id].append(c)
-    scored: list[tuple[float, int]] = []
-    fresh_of: dict[int, list[Candidate]] = {}
-    for theme_id, members in by_theme.items():
-        fresh = [
-            c for c in members if c.is_new and c.claim_id not in excluded_claims and c.idea_key not in excluded_claims
-        ]
-        if not fresh:
-            continue
-        fresh_of[theme_id] = fresh
-        scored.append((_theme_score(members, themes[theme_id], preferences), theme_id))
-    scored.sort(key=lambda r: (-r[0], r[1]))
+    pools = _pools(candidates, themes, excluded_claims, preferences)
+    scored = sorted(
+        ((_theme_score(members, themes[t], preferences), t) for t, (members, _) in pools.items()),
+        key=lambda r: (-r[0], r[1]),
+    )
     items = []
     for rank, theme_id in enumerate(_diverse_order(scored, themes, ITEMS), start=1):
-        members, fresh = by_theme[theme_id], fresh_of[theme_id]
+        members, fresh = pools[theme_id]
         insights = [c for c in fresh if c.reads_as_insight] or fresh
         lead = max(insights, key=lambda c: (c.score * (0.5 + c.similarity), c.claim_id))
         refs, seen_sources = [lead.ref], {lead.source_key}

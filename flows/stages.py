@@ -266,17 +266,18 @@ class BuiltDigest:
     reused: bool
 
 
+def selection_inputs(con: duckdb.DuckDBPyConnection, run_date: date) -> tuple[list[Any], dict[int, Any]]:
+    """What the selector reads for a date: the themed claims (new since the previous brief) and the themes."""
+    since = digeststore.previous_digest_time(con, run_date)
+    return digeststore.candidates(con, run_date, since), digeststore.theme_infos(con, run_date)
+
+
 def digest_stage(con: duckdb.DuckDBPyConnection, run_date: date, run_id: str | None) -> BuiltDigest | None:
     """Build and store the digest for the date, or reuse the stored one; None when nothing is new."""
     existing = digeststore.load_rendered(con, run_date)
     if existing is not None:
         return BuiltDigest(existing, digeststore.item_count(con, run_date), reused=True)
-    since = digeststore.previous_digest_time(con, run_date)
-    items = select_items(
-        digeststore.candidates(con, run_date, since),
-        digeststore.theme_infos(con, run_date),
-        digeststore.featured_claims(con, run_date),
-    )
+    items = select_items(*selection_inputs(con, run_date), digeststore.featured_claims(con, run_date))
     if not items:
         log.warning("no new themed claims for %s: no digest", run_date)
         return None
@@ -304,8 +305,7 @@ def personal_briefs(
 
     def brief(subscriber_id: str, preferences: Preferences) -> tuple[Rendered, list[Any]] | None:
         if not inputs:
-            since = digeststore.previous_digest_time(con, run_date)
-            inputs.extend([digeststore.candidates(con, run_date, since), digeststore.theme_infos(con, run_date)])
+            inputs.extend(selection_inputs(con, run_date))
         excluded = digeststore.featured_claims(con, run_date, subscriber_id)
         items = select_items(inputs[0], inputs[1], excluded, preferences)
         return (render(Digest(run_date, tuple(items), DIGEST_TITLE)), items) if items else None

@@ -59,6 +59,11 @@ def theme_centroids(con: duckdb.DuckDBPyConnection, space: str) -> tuple[list[in
 
 def stale_members(con: duckdb.DuckDBPyConnection, space: str) -> dict[int, list[str]]:
     """Texts of the claims of live themes whose centroid is not in ``space`` (the theme space changed)."""
+    stale = con.execute(
+        "SELECT count(*) FROM themes WHERE merged_into IS NULL AND space IS DISTINCT FROM ?", [space]
+    ).fetchone()
+    if not stale or not stale[0]:  # the daily case: nothing to read, no scan of the claims
+        return {}
     rows = con.execute(
         "SELECT th.theme_id, c.text FROM themes th JOIN claim_themes t USING (theme_id) JOIN claims c USING (claim_id) "
         "WHERE th.merged_into IS NULL AND th.space IS DISTINCT FROM ? AND c.same_as IS NULL "

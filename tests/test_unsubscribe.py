@@ -41,20 +41,20 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     server.server_close()
 
 
-def _token(db: Path, address: str) -> str:
+def _subscriber(db: Path, address: str, column: str) -> str:
     con = open_db(db)
     try:
-        return con.execute("SELECT unsubscribe_token FROM subscribers WHERE email = ?", [address]).fetchone()[0]
+        return con.execute(f"SELECT {column} FROM subscribers WHERE email = ?", [address]).fetchone()[0]
     finally:
         con.close()
+
+
+def _token(db: Path, address: str) -> str:
+    return _subscriber(db, address, "unsubscribe_token")
 
 
 def _status(db: Path, address: str) -> str:
-    con = open_db(db)
-    try:
-        return con.execute("SELECT status FROM subscribers WHERE email = ?", [address]).fetchone()[0]
-    finally:
-        con.close()
+    return _subscriber(db, address, "status")
 
 
 def test_get_changes_nothing_post_unsubscribes_once_and_strangers_learn_nothing(served: tuple[Path, str]) -> None:
