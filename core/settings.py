@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -35,6 +36,7 @@ _KEYS = (
     "operator_email",
     "schedule_cron",
     "schedule_timezone",
+    "dask_address",
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -66,6 +68,7 @@ class Settings:
     operator_email: str | None = None  # told when a run fails (by email when SMTP is configured)
     public_url: str | None = None  # where `undercurrent serve-unsubscribe` is reachable (List-Unsubscribe links)
     recluster_days: int = 7  # a full re-clustering of every claim every this many days (0: only on demand)
+    dask_address: str | None = None  # claim extraction and embedding on this Dask scheduler ("local:N": N processes)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced (CLI arguments win)."""
@@ -129,6 +132,8 @@ def _coerce(key: str, value: Any) -> Any:
         if days < 0:
             raise UserError(f"recluster_days must be a whole number of days (0 turns it off), not {value!r}")
         return days
+    if key == "dask_address":
+        return _dask_address(str(value))
     if key == "llm_model":
         return str(value).strip() or None
     if key == "allow_private_networks":
@@ -149,6 +154,24 @@ def _coerce(key: str, value: Any) -> Any:
             ) from None
         return networks
     return str(value)
+
+
+def _dask_address(value: str) -> str | None:
+    text = value.strip()
+    if not text:
+        return None
+    if text == "local":
+        return text
+    if text.startswith("local:"):
+        count = text.partition(":")[2]
+        if count.isdigit() and 0 < int(count) <= 256:
+            return text
+    elif re.fullmatch(r"(tcp|tls|ucx|ws|wss|inproc)://\S+|[\w.-]+:\d{1,5}", text):
+        return text if "://" in text else f"tcp://{text}"
+    raise UserError(
+        f"dask_address must be a Dask scheduler such as tcp://10.0.0.5:8786, or local:N for N worker processes "
+        f"on this machine, not {value!r}"
+    )
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

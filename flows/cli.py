@@ -111,7 +111,15 @@ def ingest(db: str | None, targets: tuple[str, ...]) -> None:
     default=None,
     help="Sources file (default: $UNDERCURRENT_SOURCES; none: process what was ingested).",
 )
-def run(db: str | None, day: str | None, sources: str | None) -> None:
+@click.option(
+    "--dask",
+    "dask_address",
+    metavar="ADDRESS",
+    default=None,
+    help="Extract claims and embed on this Dask scheduler (tcp://host:8786), or 'local:N' for N processes here "
+    "(default: $UNDERCURRENT_DASK_ADDRESS; none: in this process). The database is written only from here.",
+)
+def run(db: str | None, day: str | None, sources: str | None, dask_address: str | None) -> None:
     """Run the daily pipeline: fetch sources, extract claims, update themes, build and deliver the brief.
 
     Without SMTP settings the brief is written as .eml files to $UNDERCURRENT_OUTBOX (./outbox).
@@ -125,7 +133,7 @@ def run(db: str | None, day: str | None, sources: str | None) -> None:
     from store.db import open_db
 
     run_date = parse_date(day) or datetime.now(UTC).date()
-    settings = _settings(db=db, sources=sources)
+    settings = _settings(db=db, sources=sources, dask_address=dask_address)
     if settings.db.parent.is_dir():
         ensure_no_run(settings.db)  # before anything opens the database
     # Surface every mistake in the settings as one line before Prefect starts.
@@ -135,7 +143,9 @@ def run(db: str | None, day: str | None, sources: str | None) -> None:
     from flows.progress import on_terminal
 
     with on_terminal():
-        result = daily(run_date, RunPaths(settings.db, settings.sources, settings.outbox))
+        result = daily(
+            run_date, RunPaths(settings.db, settings.sources, settings.outbox, dask_address=settings.dask_address)
+        )
     _print_counts(result.counts, result.errors)
 
 

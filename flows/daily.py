@@ -23,8 +23,7 @@ from core.settings import Settings, load_settings
 from digest.delivery import Mailer, OutboxMailer, SmtpMailer
 from digest.render import Rendered
 from extract.fetch import HttpFetcher, MirrorFetcher
-from extract.llm import LlmJudge
-from flows import stages
+from flows import scaleout, stages
 from flows.polling import poll_sources
 from flows.runlock import run_lock
 from flows.sourcesfile import load_sources_file
@@ -51,10 +50,11 @@ class RunPaths:
     sources: Path | None = None
     outbox: Path | None = None
     outbox_only: bool = False  # write .eml files even when SMTP is configured (the demo)
+    dask_address: str | None = None  # run claim extraction on this Dask cluster (None: as the settings say)
 
 
 def settings_for(paths: RunPaths) -> Settings:
-    return load_settings(db=paths.db, sources=paths.sources, outbox=paths.outbox)
+    return load_settings(db=paths.db, sources=paths.sources, outbox=paths.outbox, dask_address=paths.dask_address)
 
 
 def mailer_for(settings: Settings) -> Mailer:
@@ -85,15 +85,22 @@ def ingest_task(paths: RunPaths, mirror: Mirror | None) -> dict[str, Any]:
 
 
 @task(cache_policy=NONE)
-def claims_task(paths: RunPaths, run_date: date) -> dict[str, int]:
+def claims_task(paths: RunPaths, run_date: date) -> dict[str, Any]:
+    """Claims of the new documents: on the Dask cluster the settings name, else (or when it is down) here.
+
+    The database is written only from here either way."""
     settings = settings_for(paths)
-    llm = None
-    if settings.llm_url and settings.llm_model:
-        key = settings.llm_api_key.reveal() if settings.llm_api_key else None
-        llm = LlmJudge(settings.llm_url, settings.llm_model, key)
+    warnings: list[str] = []
+    if settings.dask_address:
+        try:
+            return {"warnings": [], **scaleout.claims_on_dask(paths.db, settings, run_date, settings.dask_address)}
+        except scaleout.ClusterUnreachable as exc:
+            log.warning("%s; extracting claims in this process instead", exc)
+            warnings.append(f"{exc}; claims were extracted in this process instead")
+    llm = scaleout.llm_judge(settings)
     try:
         with connect(paths.db) as con:
-            return stages.claims_stage(con, run_date, shared_embedder(), llm)
+            return {"warnings": warnings, **stages.claims_stage(con, run_date, shared_embedder(), llm)}
     finally:
         if llm is not None:
             llm.close()
@@ -200,7 +207,9 @@ def _daily(run_date: date, paths: RunPaths, mirror: Mirror | None) -> RunResult:
         errors.extend(ingested.pop("errors"))
         warnings.extend(ingested.pop("warnings"))
         counts.update(ingested)
-        counts.update(claims_task(paths, run_date))
+        extracted = claims_task(paths, run_date)
+        warnings.extend(extracted.pop("warnings"))
+        counts.update(extracted)
         took("claims")
         counts.update(themes_task(paths, run_date))
         took("themes")

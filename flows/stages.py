@@ -37,50 +37,102 @@ log = logging.getLogger("undercurrent.stages")
 DIGEST_TITLE = "Undercurrent daily brief"
 
 
+@dataclass(frozen=True)
+class DocumentJob:
+    """One unprocessed document, with everything claim extraction needs (plain data: it may travel to a worker)."""
+
+    document_id: str
+    text: str
+    spans: tuple[SegmentSpan, ...]
+    kind: str
+    language: str | None
+    canonical: bool  # False: a near-copy of another document, which yields no claims of its own
+
+    @property
+    def english(self) -> bool:
+        return self.language in (None, "en")
+
+
+@dataclass(frozen=True)
+class DocumentClaims:
+    """What extraction found in one document: stored by the flow, the single writer."""
+
+    document_id: str
+    claims: list[Claim]
+    extractor: str
+    fell_back: bool = False  # the language model failed on it and the local classifier decided
+
+
+def claim_jobs(con: duckdb.DuckDBPyConnection) -> list[DocumentJob]:
+    """Every document whose claims have not been extracted yet, in document id order."""
+    jobs = []
+    for document_id, text, canonical, language, kind in docstore.unprocessed_documents(con):
+        spans = tuple(SegmentSpan(*row) for row in docstore.segments_of(con, document_id)) if canonical else ()
+        jobs.append(DocumentJob(document_id, text, spans, kind, language, canonical))
+    return jobs
+
+
+def document_claims(job: DocumentJob, local: LocalJudge, llm: LlmJudge | None = None) -> DocumentClaims:
+    """Claims of one document (pure but for the judges): the language model when given, else the local classifier.
+
+    A document the language model fails on falls back to the local classifier; a near-copy or a document not in
+    English yields none (the extractor reads English for now).
+    """
+    if not (job.canonical and job.english):
+        return DocumentClaims(job.document_id, [], "local")
+    if llm is not None:
+        try:
+            return DocumentClaims(
+                job.document_id, extract_claims(job.document_id, job.text, job.spans, job.kind, llm), llm.name
+            )
+        except TransientError as exc:
+            log.warning("claims of %s: %s; the local classifier decided instead", job.document_id, exc)
+            return DocumentClaims(
+                job.document_id, extract_claims(job.document_id, job.text, job.spans, job.kind, local), "local", True
+            )
+    return DocumentClaims(
+        job.document_id, extract_claims(job.document_id, job.text, job.spans, job.kind, local), "local"
+    )
+
+
+def store_document_claims(con: duckdb.DuckDBPyConnection, found: DocumentClaims, run_date: date) -> None:
+    """Save a document's claims and mark it processed, in one transaction."""
+    claimstore.save_claims(con, found.document_id, found.claims, run_date, found.extractor)
+
+
+def claims_counts(jobs: list[DocumentJob], found: list[DocumentClaims], with_llm: bool) -> dict[str, int]:
+    counts = {
+        "documents_processed": len(found),
+        "claims_extracted": sum(len(f.claims) for f in found),
+        "documents_skipped_not_english": sum(not job.english for job in jobs),
+    }
+    if with_llm:
+        counts["claims_llm_fallbacks"] = sum(f.fell_back for f in found)
+    return counts
+
+
 def claims_stage(
     con: duckdb.DuckDBPyConnection,
     run_date: date,
     embedder: Embedder | None = None,
     llm: LlmJudge | None = None,
 ) -> dict[str, int]:
-    """Extract claims from every unprocessed document.
+    """Extract claims from every unprocessed document, here, one document after another.
 
     The local classifier judges candidates (with sentence vectors when an embedder is given, cached like claim
     vectors); with ``llm`` set the language model judges instead, and a document it fails on falls back to the
     local classifier. Near-duplicate copies yield no claims of their own; documents not in English are marked
-    processed without claims (the extractor reads English for now) and counted.
+    processed without claims and counted. ``flows.scaleout`` runs the same per-document work on a Dask cluster.
     """
     local = LocalJudge(embed=(lambda texts: vectors_for(con, embedder, list(texts))) if embedder else None)
-    documents = claims = other_language = fallbacks = 0
-    todo = docstore.unprocessed_documents(con)
-    for done, (document_id, text, is_canonical, language, kind) in enumerate(todo, start=1):
-        english = language in (None, "en")
-        other_language += not english
-        found: list[Claim] = []
-        extractor = "local"
-        if is_canonical and english:
-            spans = tuple(SegmentSpan(*row) for row in docstore.segments_of(con, document_id))
-            try:
-                if llm is not None:
-                    found, extractor = extract_claims(document_id, text, spans, kind, llm), llm.name
-                else:
-                    found = extract_claims(document_id, text, spans, kind, local)
-            except TransientError as exc:
-                fallbacks += 1
-                log.warning("claims of %s: %s; the local classifier decided instead", document_id, exc)
-                found = extract_claims(document_id, text, spans, kind, local)
-        claimstore.save_claims(con, document_id, found, run_date, extractor)
-        documents += 1
-        claims += len(found)
-        progress.report("claims", done, len(todo))
-    counts = {
-        "documents_processed": documents,
-        "claims_extracted": claims,
-        "documents_skipped_not_english": other_language,
-    }
-    if llm is not None:
-        counts["claims_llm_fallbacks"] = fallbacks
-    return counts
+    jobs = claim_jobs(con)
+    found = []
+    for done, job in enumerate(jobs, start=1):
+        result = document_claims(job, local, llm)
+        store_document_claims(con, result, run_date)
+        found.append(result)
+        progress.report("claims", done, len(jobs))
+    return claims_counts(jobs, found, llm is not None)
 
 
 EMBED_CHUNK = 2048

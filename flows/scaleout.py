@@ -1,0 +1,123 @@
+"""Claim extraction and embedding on a Dask cluster (prefect-dask's ``DaskTaskRunner``).
+
+Workers get plain documents and send back claims and the sentence vectors they computed; they never open the
+database. The flow stays the single DuckDB writer: it stores each document's claims in document order (so links
+between repeated claims come out as in a local run) and caches the vectors, which the themes stage then finds.
+
+``dask_address`` is a scheduler address (``tcp://10.0.0.5:8786``) or ``local`` / ``local:N`` for a temporary
+cluster of N worker processes on this machine.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from prefect import task
+from prefect.cache_policies import NONE
+
+from cluster.embed import shared_embedder
+from core.ids import text_hash
+from core.settings import ENV_PREFIX, Settings
+from extract.claims import LocalJudge
+from extract.llm import LlmJudge
+from flows import progress, stages
+from store import claims as claimstore
+from store.db import connect
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+log = logging.getLogger("undercurrent.scaleout")
+CONNECT_TIMEOUT = "30s"
+BATCH_DOCUMENTS = 8  # documents per Dask task: big enough to amortise a task run, small enough to spread out
+
+
+@dataclass(frozen=True)
+class BatchClaims:
+    found: list[stages.DocumentClaims]
+    embedder: str  # the cache key of the path that computed the vectors on the worker
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # text hash -> sentence vector
+
+
+def llm_judge(settings: Settings) -> LlmJudge | None:
+    if settings.llm_url and settings.llm_model:
+        key = settings.llm_api_key.reveal() if settings.llm_api_key else None
+        return LlmJudge(settings.llm_url, settings.llm_model, key)
+    return None
+
+
+@task(cache_policy=NONE, retries=1, retry_delay_seconds=5)
+def extract_batch(jobs: list[stages.DocumentJob], llm_endpoint: tuple[str, str] | None) -> BatchClaims:
+    """On a worker: claims of a few documents, with the vectors of every sentence the classifier embedded.
+
+    ``llm_endpoint`` is the language model's (url, model) when one judges; its key is never a parameter (Prefect
+    records parameters): the worker reads ``UNDERCURRENT_LLM_API_KEY`` from its own environment.
+    """
+    embedder = shared_embedder()
+    computed: dict[str, np.ndarray] = {}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        vectors = embedder.encode(list(texts))
+        computed.update({text_hash(t): v for t, v in zip(texts, vectors, strict=True)})
+        return vectors
+
+    llm = None
+    if llm_endpoint is not None:
+        key = os.environ.get(ENV_PREFIX + "LLM_API_KEY") or None
+        llm = LlmJudge(llm_endpoint[0], llm_endpoint[1], key)
+    try:
+        found = [stages.document_claims(job, LocalJudge(embed=embed), llm) for job in jobs]
+    finally:
+        if llm is not None:
+            llm.close()
+    return BatchClaims(found, embedder.name, computed)
+
+
+def task_runner(address: str) -> Any:
+    from prefect_dask import DaskTaskRunner
+
+    if address == "local" or address.startswith("local:"):
+        workers = int(address.partition(":")[2] or 2)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return DaskTaskRunner(address=address, client_kwargs={"timeout": CONNECT_TIMEOUT, "set_as_default": False})
+
+
+class ClusterUnreachable(Exception):
+    """The Dask scheduler could not be reached: the caller extracts here instead."""
+
+
+def claims_on_dask(db: Path, settings: Settings, run_date: date, address: str) -> dict[str, int]:
+    """The claims stage with extraction and embedding on the cluster at ``address``; the writes stay here.
+
+    Raises ClusterUnreachable, before anything is stored, when no scheduler answers at ``address``. A batch that
+    fails on the cluster after its retry fails the stage; documents stored before it stay stored, and the next
+    run extracts the rest.
+    """
+    with connect(db) as con:
+        jobs = stages.claim_jobs(con)
+    endpoint = (settings.llm_url, settings.llm_model) if settings.llm_url and settings.llm_model else None
+    if not jobs:
+        return stages.claims_counts([], [], endpoint is not None)
+    batches = [jobs[i : i + BATCH_DOCUMENTS] for i in range(0, len(jobs), BATCH_DOCUMENTS)]
+    found: list[stages.DocumentClaims] = []
+    with task_runner(address) as runner:
+        try:
+            _ = runner.client  # connect now, so that an unreachable scheduler is told apart from a failing task
+        except (OSError, TimeoutError) as exc:
+            raise ClusterUnreachable(f"no Dask scheduler answered at {address}: {exc}") from exc
+        futures = [runner.submit(extract_batch, {"jobs": batch, "llm_endpoint": endpoint}) for batch in batches]
+        log.info("claims of %d documents on Dask at %s, in %d tasks", len(jobs), address, len(futures))
+        with connect(db) as con:
+            for future in futures:  # in submission order: documents are stored as a local run stores them
+                batch = future.result()
+                claimstore.cache_vectors(con, batch.embedder, batch.vectors)
+                for result in batch.found:
+                    stages.store_document_claims(con, result, run_date)
+                found.extend(batch.found)
+                progress.report("claims", len(found), len(jobs))
+    return stages.claims_counts(jobs, found, endpoint is not None)
