@@ -13,9 +13,9 @@ import click
 
 from core.errors import UndercurrentError, UserError
 from core.settings import Settings, load_settings
+from flows import research
+from flows.research import db_option
 from flows.runlock import EXIT_RUN_IN_PROGRESS, RunInProgress
-
-DB_HELP = "DuckDB file (default: $UNDERCURRENT_DB, else ./undercurrent.duckdb)."
 
 
 def parse_date(value: str | None) -> date | None:
@@ -25,10 +25,6 @@ def parse_date(value: str | None) -> date | None:
         return date.fromisoformat(value)
     except ValueError:
         raise UserError(f"invalid date {value!r}: expected YYYY-MM-DD, e.g. 2026-11-21") from None
-
-
-def db_option(function: Any) -> Any:
-    return click.option("--db", "db", metavar="PATH", default=None, help=DB_HELP)(function)
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -578,36 +574,8 @@ def recluster(ctx: click.Context, db: str | None) -> None:
     )
 
 
-@cli.command()
-@db_option
-@click.argument("query")
-@click.option(
-    "--max-rows", default=1000, show_default=True, type=click.IntRange(min=1), help="Print at most this many rows."
-)
-def sql(db: str | None, query: str, max_rows: int) -> None:
-    """Run a read-only SQL QUERY against the database and print the result as a table.
-
-    Example: undercurrent sql "SELECT label, keywords FROM themes ORDER BY theme_id"
-    """
-    import duckdb
-
-    from flows.tables import print_table
-    from store.db import connect
-
-    with connect(_settings(db=db).db, read_only=True) as con:
-        con.execute("SET enable_external_access = false")  # no COPY TO, no reading or writing other files
-        try:
-            cursor = con.execute(query)
-        except duckdb.Error as exc:
-            raise UserError(f"SQL error: {str(exc).splitlines()[0]}") from None
-        if cursor.description is None:
-            click.echo("OK")
-            return
-        columns = [d[0] for d in cursor.description]
-        rows = cursor.fetchmany(max_rows + 1)
-    print_table(columns, rows[:max_rows])
-    if len(rows) > max_rows:
-        click.echo(f"(more than {max_rows} rows; showing the first {max_rows}; use --max-rows)", err=True)
+for _command in research.COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

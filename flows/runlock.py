@@ -55,3 +55,19 @@ def ensure_no_run(db: Path) -> None:
     """Raise RunInProgress when a run holds the database (checked and released at once)."""
     with run_lock(db):
         pass
+
+
+def holder(db: Path) -> str | None:
+    """Who holds the run lock of ``db`` ("pid …, started …"), or None when no run does. Never creates the file."""
+    path = lock_path(db)
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

@@ -1,0 +1,155 @@
+"""The search index: claim texts with a full-text (BM25) index and their vectors, in a file beside the database.
+
+The database itself stays read-only for researchers: ``undercurrent search`` keeps its index in
+``<db>.search`` and rebuilds it when the claims or their vectors changed since it was built (the first search
+after a run pays for it; the others reuse it). Keyword search uses DuckDB's full-text extension, loaded from the
+``duckdb-extension-fts`` package (nothing is downloaded); semantic search ranks by cosine similarity between
+the query's vector and every claim's, in SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from core.errors import UserError
+
+DIMENSIONS = 384
+
+
+@dataclass(frozen=True)
+class Hit:
+    claim_id: str
+    score: float
+
+
+def sql_string(path: Path) -> str:
+    """A path as an SQL string literal (for statements that take no parameters, such as ATTACH and COPY)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def index_path(db: Path) -> Path:
+    """``<db>.search`` beside the database, or in the temporary folder when the database's folder is read-only."""
+    if os.access(db.parent, os.W_OK):
+        return db.with_name(db.name + ".search")
+    digest = hashlib.blake2b(str(db.resolve()).encode(), digest_size=8).hexdigest()
+    return Path(tempfile.gettempdir()) / f"undercurrent-{digest}.search"
+
+
+def load_fts(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the full-text extension shipped as a Python package (the one built for this DuckDB)."""
+    import duckdb_extension_fts
+
+    path = Path(duckdb_extension_fts.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "fts.duckdb_extension"
+    if not path.is_file():
+        raise UserError(
+            f"keyword search needs duckdb-extension-fts=={duckdb.__version__} (the one built for this DuckDB)"
+        )
+    con.execute(f"LOAD {sql_string(path)}")
+
+
+def signature(con: duckdb.DuckDBPyConnection) -> str:
+    """What the index depends on: the claims (ids and texts) and the cached vectors."""
+    row = con.execute(
+        "SELECT count(*), coalesce(sum(hash(claim_id, text)), 0) FROM claims UNION ALL "
+        "SELECT count(*), coalesce(sum(hash(model, text_hash)), 0) FROM embeddings"
+    ).fetchall()
+    return ";".join(f"{n}:{h}" for n, h in row)
+
+
+def vector_model(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The embedding path that vectorised the most claims (all are MiniLM; their vectors agree, cosine >= 0.99)."""
+    row = con.execute(
+        "SELECT e.model FROM claims c JOIN embeddings e ON e.text_hash = sha256(c.text) "
+        "GROUP BY e.model ORDER BY count(*) DESC, e.model LIMIT 1"
+    ).fetchone()
+    return row[0] if row else None
+
+
+def is_current(index: Path, current: str) -> bool:
+    if not index.is_file():
+        return False
+    try:
+        with duckdb.connect(str(index), read_only=True) as con:
+            row = con.execute("SELECT signature FROM index_meta").fetchone()
+    except duckdb.Error:
+        return False
+    return row is not None and row[0] == current
+
+
+def build(db: Path, index: Path) -> None:
+    """Rebuild the index from the database (opened read-only), atomically: a reader never sees half of one."""
+    partial = index.with_name(index.name + f".building-{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    try:
+        with duckdb.connect(str(partial)) as con:
+            here = con.execute("SELECT current_database()").fetchone()[0]
+            con.execute(f"ATTACH {sql_string(db)} AS src (READ_ONLY)")
+            con.execute("USE src")
+            current, model = signature(con), vector_model(con)
+            con.execute(f'USE "{here}"')
+            con.execute("CREATE TABLE claims AS SELECT claim_id, text FROM src.claims ORDER BY claim_id")
+            con.execute(
+                f"CREATE TABLE vectors AS SELECT c.claim_id, e.vector::FLOAT[{DIMENSIONS}] AS vector "
+                "FROM src.claims c JOIN src.embeddings e ON e.text_hash = sha256(c.text) AND e.model = ? "
+                "ORDER BY c.claim_id",
+                [model],
+            )
+            con.execute(
+                "CREATE TABLE index_meta AS SELECT ? AS signature, ? AS model, now() AS built_at", [current, model]
+            )
+            con.execute("DETACH src")
+            load_fts(con)
+            con.execute("PRAGMA create_fts_index('claims', 'claim_id', 'text', stemmer='english', stopwords='english')")
+            con.execute("CHECKPOINT")
+        os.replace(partial, index)
+    finally:
+        partial.unlink(missing_ok=True)
+        partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
+
+
+def ensure(db: Path) -> tuple[Path, bool]:
+    """The index for ``db``, rebuilt first when stale; True when it was (re)built."""
+    index = index_path(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        current = signature(con)
+    if is_current(index, current):
+        return index, False
+    build(db, index)
+    return index, True
+
+
+def keyword(index: Path, query: str, limit: int) -> list[Hit]:
+    """BM25 over claim texts (English stemming and stop words); words of the query need not be adjacent."""
+    with duckdb.connect(str(index), read_only=True) as con:
+        load_fts(con)
+        rows = con.execute(
+            "SELECT claim_id, score FROM (SELECT claim_id, fts_main_claims.match_bm25(claim_id, ?) AS score "
+            "FROM claims) WHERE score IS NOT NULL ORDER BY score DESC, claim_id LIMIT ?",
+            [query, limit],
+        ).fetchall()
+    return [Hit(claim_id, float(score)) for claim_id, score in rows]
+
+
+def semantic(index: Path, vector: np.ndarray, limit: int) -> list[Hit]:
+    """Claims by cosine similarity to ``vector`` (vectors are unit length: the dot product is the cosine)."""
+    with duckdb.connect(str(index), read_only=True) as con:
+        rows = con.execute(
+            f"SELECT claim_id, array_inner_product(vector, ?::FLOAT[{DIMENSIONS}]) AS score FROM vectors "
+            "ORDER BY score DESC, claim_id LIMIT ?",
+            [vector.astype(np.float32).tolist(), limit],
+        ).fetchall()
+    return [Hit(claim_id, float(score)) for claim_id, score in rows]
+
+
+def indexed_counts(index: Path) -> tuple[int, int]:
+    """(claims, claims with a vector) in the index."""
+    with duckdb.connect(str(index), read_only=True) as con:
+        row = con.execute("SELECT (SELECT count(*) FROM claims), (SELECT count(*) FROM vectors)").fetchone()
+    return int(row[0]), int(row[1])
