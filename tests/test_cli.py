@@ -30,6 +30,13 @@ COMMANDS = [
     ["serve-unsubscribe"],
     ["themes"],
     ["sql"],
+    ["search"],
+    ["export"],
+    ["snapshot"],
+    ["theme"],
+    ["theme", "show"],
+    ["plot"],
+    ["plot", "theme-timeline"],
 ]
 
 
@@ -50,13 +57,13 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str], command: lis
     code, out, _ = _run(capsys, *command, "--help")
     assert code == 0
     assert "Usage: undercurrent" in out
-    if command not in (["subscribers"], ["sources"]):
+    if command not in (["subscribers"], ["sources"], ["theme"], ["plot"]):
         assert "--db PATH" in out
 
 
 def test_every_registered_command_is_covered() -> None:
     names = {(name,) for name in cli.commands}
-    for group in ("subscribers", "sources"):
+    for group in ("subscribers", "sources", "theme", "plot"):
         names |= {(group, n) for n in cli.commands[group].commands}
     assert names <= {tuple(c) for c in COMMANDS}
 
@@ -81,6 +88,15 @@ def test_every_registered_command_is_covered() -> None:
         ["themes", "--db", ""],
         ["frobnicate"],
         ["sql"],
+        ["search", "   ", "--db", "{tmp}/x.duckdb"],
+        ["search", "anything", "--db", "{tmp}/missing.duckdb"],
+        ["export", "--table", "no_such_table", "--db", "{tmp}/x.duckdb", "--out", "{tmp}/export"],
+        ["export", "--format", "xlsx", "--db", "{tmp}/x.duckdb"],
+        ["snapshot", "{tmp}/x.duckdb", "--db", "{tmp}/x.duckdb"],
+        ["snapshot", "{tmp}/no/folder/copy.duckdb", "--db", "{tmp}/x.duckdb"],
+        ["theme", "show", "99999", "--db", "{tmp}/x.duckdb"],
+        ["plot", "theme-timeline", "1", "--out", "{tmp}/chart.txt", "--db", "{tmp}/x.duckdb"],
+        ["plot", "theme-timeline", "99999", "--db", "{tmp}/x.duckdb"],
     ],
     ids=lambda a: " ".join(a[:2]),
 )
