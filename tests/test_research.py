@@ -168,8 +168,16 @@ def test_export_writes_every_row_of_every_table(
         assert back == _rows(sample_db, "SELECT * FROM claims ORDER BY claim_id")
 
     code, out, _ = _run(
-        capsys, "export", "--table", "theme_lineage", "--format", fmt, "--out", str(tmp_path / "one"),
-        "--db", str(sample_db),
+        capsys,
+        "export",
+        "--table",
+        "theme_lineage",
+        "--format",
+        fmt,
+        "--out",
+        str(tmp_path / "one"),
+        "--db",
+        str(sample_db),
     )
     assert code == 0 and [p.name for p in (tmp_path / "one").iterdir()] == [f"theme_lineage.{fmt}"]
 
