@@ -160,14 +160,12 @@ def _dask_address(value: str) -> str | None:
     text = value.strip()
     if not text:
         return None
-    if text == "local":
+    local = re.fullmatch(r"local(?::([0-9]{1,3}))?", text)
+    if local and 0 < int(local.group(1) or 2) <= 256:
         return text
-    if text.startswith("local:"):
-        count = text.partition(":")[2]
-        if count.isdigit() and 0 < int(count) <= 256:
-            return text
-    elif re.fullmatch(r"(tcp|tls|ucx|ws|wss|inproc)://\S+|[\w.-]+:\d{1,5}", text):
-        return text if "://" in text else f"tcp://{text}"
+    remote = re.fullmatch(r"(?:(tcp|tls|ucx|ws|wss)://)?([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})", text)
+    if remote and 0 < int(remote.group(3)) <= 65535 and not text.startswith("local:"):
+        return text if remote.group(1) else f"tcp://{text}"
     raise UserError(
         f"dask_address must be a Dask scheduler such as tcp://10.0.0.5:8786, or local:N for N worker processes "
         f"on this machine, not {value!r}"

@@ -16,6 +16,8 @@ from core.settings import load_settings
 if TYPE_CHECKING:
     import duckdb
 
+    from store.search import Hit
+
 DB_HELP = "DuckDB file (default: $UNDERCURRENT_DB, else ./undercurrent.duckdb)."
 
 
@@ -38,17 +40,28 @@ def busy_hint(db: Path, who: str) -> str:
 
 
 def _upgrade(db: Path) -> None:
-    """Bring an older database up to this version's schema (views included) when it can be written now."""
+    """Bring a database written by an older version up to this schema (views included), once, under the run
+    lock (so no run starts meanwhile) and with the copy every migration keeps. A file this process cannot write,
+    or one that is not an Undercurrent database, is read as it is."""
+    import duckdb
+
+    from flows.runlock import RunInProgress, run_lock
     from store.db import connect, migrations
 
-    with connect(db, read_only=True, must_exist=True, busy_wait=READ_WAIT) as con:
-        version = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
-    if version < migrations()[-1][0]:
-        try:
-            with connect(db, busy_wait=READ_WAIT):  # migrates, keeping a copy of the file first
-                pass
-        except (UserError, OSError):
-            pass  # read-only file or folder: read it as it is
+    try:
+        with connect(db, read_only=True, must_exist=True, busy_wait=READ_WAIT) as con:
+            version = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+    except duckdb.Error:
+        return  # another kind of DuckDB file: plain SQL still works on it
+    if version >= migrations()[-1][0]:
+        return
+    try:
+        with run_lock(db), connect(db, busy_wait=READ_WAIT):
+            pass
+    except RunInProgress:
+        raise UserError(busy_hint(db, "a run")) from None
+    except (UserError, OSError):
+        pass  # a read-only file or folder: read it as it is
 
 
 @contextmanager
@@ -129,11 +142,11 @@ def search(db: str | None, query: str, mode: str, limit: int, as_json: bool) -> 
         pass
     built, rebuilt = index.ensure(path)
     if mode == "keyword":
-        hits = index.keyword(built, query, limit * 4)
+        hits = index.keyword(built, query, limit)
     else:
         from cluster.embed import Embedder
 
-        hits = index.semantic(built, Embedder().encode([query])[0], limit * 4)
+        hits = index.semantic(built, Embedder().encode([query])[0], limit)
     with reading(path) as con:
         results = _describe(con, hits, limit)
     if as_json:
@@ -161,8 +174,8 @@ def search(db: str | None, query: str, mode: str, limit: int, as_json: bool) -> 
     print_table(["#", "score", "claim", "theme", "source"], rows)
 
 
-def _describe(con: duckdb.DuckDBPyConnection, hits: list[Any], limit: int) -> list[dict[str, Any]]:
-    """The hits with provenance, one per original claim (repeats folded into the best-scoring one)."""
+def _describe(con: duckdb.DuckDBPyConnection, hits: list[Hit], limit: int) -> list[dict[str, Any]]:
+    """The hits (original claims) with provenance and how many times each was repeated word for word."""
     if not hits:
         return []
     rows = con.execute(
@@ -174,8 +187,7 @@ def _describe(con: duckdb.DuckDBPyConnection, hits: list[Any], limit: int) -> li
     by_id = {r[0]: r for r in rows}
     repeats = dict(
         con.execute(
-            "SELECT original_claim_id, count(*) - 1 FROM claim_provenance WHERE original_claim_id IN "
-            "(SELECT unnest(?)) GROUP BY 1",
+            "SELECT same_as, count(*) FROM claims WHERE same_as IN (SELECT unnest(?)) GROUP BY 1",
             [sorted({r[1] for r in rows})],
         ).fetchall()
     )
@@ -274,23 +286,30 @@ def snapshot(db: str | None, target: Path, force: bool, wait: int) -> None:
         raise UserError("the snapshot must be another file than the database")
     if not target.parent.is_dir():
         raise UserError(f"folder {target.parent} does not exist")
+    if not path.is_file():
+        raise UserError(f"no database at {path}; run 'undercurrent demo' or 'undercurrent run' first")
     deadline = time.monotonic() + wait
-    running = holder(path)
-    if running:
-        click.echo(f"waiting for the run in progress ({running}) to finish…", err=True)
-    while running:
-        if time.monotonic() > deadline:
-            raise UserError(f"a run ({running}) still holds {path} after {wait} s; try again later")
-        time.sleep(1.0)
+    while True:
         running = holder(path)
-    with reading(path):
-        pass  # checks the file and brings its schema up to date first
-    try:
-        copy(path, target, busy_wait=60.0)
-    except DatabaseBusy:
-        raise UserError(busy_hint(path, "another Undercurrent process")) from None
-    except OSError as exc:
-        raise UserError(f"cannot write {target}: {exc.strerror}") from None
+        if running:
+            click.echo(f"waiting for the run in progress ({running}) to finish…", err=True)
+        while running:
+            if time.monotonic() > deadline:
+                raise UserError(f"a run ({running}) still holds {path} after {wait} s; try again later")
+            time.sleep(1.0)
+            running = holder(path)
+        try:
+            _upgrade(path)  # an older file gets this version's schema (and views) first
+            if copy(path, target, busy_wait=60.0, run_started=lambda: holder(path) is not None):
+                break
+        except UserError as exc:
+            if holder(path) is not None:
+                continue  # a run began meanwhile: wait for it
+            if isinstance(exc, DatabaseBusy):
+                raise UserError(busy_hint(path, "another Undercurrent process")) from None
+            raise
+        except OSError as exc:
+            raise UserError(f"cannot write {target}: {exc.strerror}") from None
     click.echo(f"snapshot of {path} written to {target} ({target.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from core.errors import UndercurrentError, UserError
 from store.db import utc_now
 
 EXIT_RUN_IN_PROGRESS = 75  # EX_TEMPFAIL: nothing was done, try again later
+GRACE = 2.0  # seconds a run retries the lock before it calls it taken
 
 
 class RunInProgress(UndercurrentError):
@@ -33,13 +35,19 @@ def run_lock(db: Path) -> Iterator[None]:
         handle = open(lock_path(db), "a+", encoding="utf-8")
     except OSError as exc:
         raise UserError(f"cannot lock database {db} for a run: {exc.strerror}") from None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "another process"
-        handle.close()
-        raise RunInProgress(f"another run is in progress on {db} ({holder}); this one did nothing") from None
+    deadline = time.monotonic() + GRACE
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() < deadline:  # perhaps a reader's probe (``holder``), which lasts microseconds
+                time.sleep(0.05)
+                continue
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise RunInProgress(f"another run is in progress on {db} ({holder}); this one did nothing") from None
     try:
         handle.seek(0)
         handle.truncate()
@@ -58,7 +66,9 @@ def ensure_no_run(db: Path) -> None:
 
 
 def holder(db: Path) -> str | None:
-    """Who holds the run lock of ``db`` ("pid …, started …"), or None when no run does. Never creates the file."""
+    """Who holds the run lock of ``db`` ("pid …, started …"), or None when no run does. Never creates the file.
+
+    The probe takes a shared lock for an instant; a run starting at that instant retries (``GRACE``)."""
     path = lock_path(db)
     try:
         handle = open(path, encoding="utf-8")

@@ -11,10 +11,9 @@ cluster of N worker processes on this machine.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from prefect import task
@@ -22,7 +21,7 @@ from prefect.cache_policies import NONE
 
 from cluster.embed import shared_embedder
 from core.ids import text_hash
-from core.settings import ENV_PREFIX, Settings
+from core.settings import Settings
 from extract.claims import LocalJudge
 from extract.llm import LlmJudge
 from flows import progress, stages
@@ -32,8 +31,13 @@ from store.db import connect
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import duckdb
+    from prefect_dask import DaskTaskRunner
+
 log = logging.getLogger("undercurrent.scaleout")
 CONNECT_TIMEOUT = "30s"
+WORKERS_TIMEOUT = 60.0  # seconds for at least one worker to be there
+BATCH_TIMEOUT = 3600.0  # seconds to wait for one batch's result before the stage fails
 BATCH_DOCUMENTS = 8  # documents per Dask task: big enough to amortise a task run, small enough to spread out
 
 
@@ -41,7 +45,15 @@ BATCH_DOCUMENTS = 8  # documents per Dask task: big enough to amortise a task ru
 class BatchClaims:
     found: list[stages.DocumentClaims]
     embedder: str  # the cache key of the path that computed the vectors on the worker
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # text hash -> sentence vector
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # text hash -> sentence vector, new ones only
+
+
+@dataclass(frozen=True)
+class KnownVectors:
+    """Cached vectors of the batch's candidate sentences, sent along so the worker embeds what a local run would."""
+
+    model: str
+    vectors: dict[str, np.ndarray]
 
 
 def llm_judge(settings: Settings) -> LlmJudge | None:
@@ -52,24 +64,29 @@ def llm_judge(settings: Settings) -> LlmJudge | None:
 
 
 @task(cache_policy=NONE, retries=1, retry_delay_seconds=5)
-def extract_batch(jobs: list[stages.DocumentJob], llm_endpoint: tuple[str, str] | None) -> BatchClaims:
-    """On a worker: claims of a few documents, with the vectors of every sentence the classifier embedded.
+def extract_batch(
+    jobs: list[stages.DocumentJob], known: KnownVectors, llm_endpoint: tuple[str, str] | None
+) -> BatchClaims:
+    """On a worker: claims of a few documents, with the vectors of every new sentence the classifier embedded.
 
-    ``llm_endpoint`` is the language model's (url, model) when one judges; its key is never a parameter (Prefect
-    records parameters): the worker reads ``UNDERCURRENT_LLM_API_KEY`` from its own environment.
+    Sentences in ``known`` (cached under the worker's own embedding path) are not embedded again, and new ones
+    are embedded in the batches a local run makes (``stages.embed_with_cache``). ``llm_endpoint`` is the language
+    model's (url, model) when one judges; its key is never a parameter (Prefect records parameters): the worker
+    reads it from its own settings (``UNDERCURRENT_LLM_API_KEY`` or its config file).
     """
     embedder = shared_embedder()
+    cached = dict(known.vectors) if known.model == embedder.name else {}
     computed: dict[str, np.ndarray] = {}
 
     def embed(texts: list[str]) -> np.ndarray:
-        vectors = embedder.encode(list(texts))
-        computed.update({text_hash(t): v for t, v in zip(texts, vectors, strict=True)})
-        return vectors
+        return stages.embed_with_cache(list(texts), cached, embedder.encode, lambda new, _: computed.update(new))
 
     llm = None
     if llm_endpoint is not None:
-        key = os.environ.get(ENV_PREFIX + "LLM_API_KEY") or None
-        llm = LlmJudge(llm_endpoint[0], llm_endpoint[1], key)
+        from core.settings import load_settings
+
+        key = load_settings().llm_api_key
+        llm = LlmJudge(llm_endpoint[0], llm_endpoint[1], key.reveal() if key else None)
     try:
         found = [stages.document_claims(job, LocalJudge(embed=embed), llm) for job in jobs]
     finally:
@@ -78,7 +95,7 @@ def extract_batch(jobs: list[stages.DocumentJob], llm_endpoint: tuple[str, str] 
     return BatchClaims(found, embedder.name, computed)
 
 
-def task_runner(address: str) -> Any:
+def task_runner(address: str) -> DaskTaskRunner:
     from prefect_dask import DaskTaskRunner
 
     if address == "local" or address.startswith("local:"):
@@ -88,33 +105,43 @@ def task_runner(address: str) -> Any:
 
 
 class ClusterUnreachable(Exception):
-    """The Dask scheduler could not be reached: the caller extracts here instead."""
+    """The Dask scheduler could not be reached, or has no workers: the caller extracts here instead."""
+
+
+def known_vectors(con: duckdb.DuckDBPyConnection, model: str, batch: list[stages.DocumentJob]) -> KnownVectors:
+    hashes = sorted({text_hash(t) for job in batch for t in stages.candidate_texts(job)})
+    return KnownVectors(model, claimstore.cached_vectors(con, model, hashes))
 
 
 def claims_on_dask(db: Path, settings: Settings, run_date: date, address: str) -> dict[str, int]:
     """The claims stage with extraction and embedding on the cluster at ``address``; the writes stay here.
 
-    Raises ClusterUnreachable, before anything is stored, when no scheduler answers at ``address``. A batch that
-    fails on the cluster after its retry fails the stage; documents stored before it stay stored, and the next
-    run extracts the rest.
+    Raises ClusterUnreachable, before anything is stored, when no scheduler answers at ``address`` or no worker
+    joins it within the connect timeout. A batch that fails on the cluster after its retry fails the stage;
+    documents stored before it stay stored, and the next run extracts the rest.
     """
+    model = shared_embedder().name  # the path a local run would use (naming it loads no model)
     with connect(db) as con:
         jobs = stages.claim_jobs(con)
+        batches = [jobs[i : i + BATCH_DOCUMENTS] for i in range(0, len(jobs), BATCH_DOCUMENTS)]
+        known = [known_vectors(con, model, batch) for batch in batches]
     endpoint = (settings.llm_url, settings.llm_model) if settings.llm_url and settings.llm_model else None
     if not jobs:
         return stages.claims_counts([], [], endpoint is not None)
-    batches = [jobs[i : i + BATCH_DOCUMENTS] for i in range(0, len(jobs), BATCH_DOCUMENTS)]
     found: list[stages.DocumentClaims] = []
     with task_runner(address) as runner:
-        try:
-            _ = runner.client  # connect now, so that an unreachable scheduler is told apart from a failing task
+        try:  # connect now, so that an unreachable scheduler is told apart from a failing task
+            runner.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT)
         except (OSError, TimeoutError) as exc:
-            raise ClusterUnreachable(f"no Dask scheduler answered at {address}: {exc}") from exc
-        futures = [runner.submit(extract_batch, {"jobs": batch, "llm_endpoint": endpoint}) for batch in batches]
+            raise ClusterUnreachable(f"no Dask scheduler with workers answered at {address}: {exc}") from exc
+        futures = [
+            runner.submit(extract_batch, {"jobs": batch, "known": vectors, "llm_endpoint": endpoint})
+            for batch, vectors in zip(batches, known, strict=True)
+        ]
         log.info("claims of %d documents on Dask at %s, in %d tasks", len(jobs), address, len(futures))
         with connect(db) as con:
             for future in futures:  # in submission order: documents are stored as a local run stores them
-                batch = future.result()
+                batch = future.result(timeout=BATCH_TIMEOUT)
                 claimstore.cache_vectors(con, batch.embedder, batch.vectors)
                 for result in batch.found:
                     stages.store_document_claims(con, result, run_date)

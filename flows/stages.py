@@ -24,7 +24,7 @@ from digest.delivery import DeliveryUncertain, Mailer, OutboxMailer
 from digest.mail import build_message, unsubscribe_link
 from digest.render import Rendered, render
 from digest.select import EVERYONE, Preferences, select_items
-from extract.claims import LocalJudge, extract_claims
+from extract.claims import LocalJudge, candidates_of, extract_claims
 from extract.llm import LlmJudge
 from flows import progress
 from store import claims as claimstore
@@ -70,6 +70,13 @@ def claim_jobs(con: duckdb.DuckDBPyConnection) -> list[DocumentJob]:
         spans = tuple(SegmentSpan(*row) for row in docstore.segments_of(con, document_id)) if canonical else ()
         jobs.append(DocumentJob(document_id, text, spans, kind, language, canonical))
     return jobs
+
+
+def candidate_texts(job: DocumentJob) -> list[str]:
+    """The sentences the local classifier would judge (and embed) in this document."""
+    if not (job.canonical and job.english):
+        return []
+    return [c.text for c in candidates_of(job.text, job.kind)[2] if c is not None]
 
 
 def document_claims(job: DocumentJob, local: LocalJudge, llm: LlmJudge | None = None) -> DocumentClaims:
@@ -140,16 +147,34 @@ EMBED_CHUNK = 2048
 
 def vectors_for(con: duckdb.DuckDBPyConnection, embedder: Embedder, texts: list[str]) -> np.ndarray:
     """Vectors for texts, from the cache where possible; new vectors are cached. No text is embedded twice."""
-    hashes = [text_hash(t) for t in texts]
-    cached = claimstore.cached_vectors(con, embedder.name, sorted(set(hashes)))
-    missing = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}.items())
-    for start in range(0, len(missing), EMBED_CHUNK):  # in chunks: each is cached as it is done, and shown
-        chunk = missing[start : start + EMBED_CHUNK]
-        fresh = embedder.encode([t for _, t in chunk])
-        new = {h: fresh[i] for i, (h, _) in enumerate(chunk)}
+    cached = claimstore.cached_vectors(con, embedder.name, sorted({text_hash(t) for t in texts}))
+    wanted = len({text_hash(t) for t in texts} - set(cached))
+
+    def store(new: dict[str, np.ndarray], done: int) -> None:  # each chunk is cached as it is done, and shown
         claimstore.cache_vectors(con, embedder.name, new)
+        progress.report("embedding", done, wanted)
+
+    return embed_with_cache(texts, cached, embedder.encode, store)
+
+
+def embed_with_cache(
+    texts: list[str],
+    cached: dict[str, np.ndarray],
+    encode: Callable[[list[str]], np.ndarray],
+    on_chunk: Callable[[dict[str, np.ndarray], int], None] | None = None,
+) -> np.ndarray:
+    """Vectors for texts: from ``cached`` (text hash -> vector) where present; the rest encoded once each, in
+    text-hash order and chunks of EMBED_CHUNK, and added to ``cached``. The same texts and cache give the same
+    batches, so the same vectors, wherever this runs (a Dask worker mirrors a local run)."""
+    hashes = [text_hash(t) for t in texts]
+    missing = sorted({h: t for h, t in zip(hashes, texts, strict=True) if h not in cached}.items())
+    for start in range(0, len(missing), EMBED_CHUNK):
+        chunk = missing[start : start + EMBED_CHUNK]
+        fresh = encode([t for _, t in chunk])
+        new = {h: fresh[i] for i, (h, _) in enumerate(chunk)}
         cached.update(new)
-        progress.report("embedding", start + len(chunk), len(missing))
+        if on_chunk is not None:
+            on_chunk(new, start + len(chunk))
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     return np.stack([cached[h] for h in hashes])

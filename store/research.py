@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,8 +24,8 @@ class ThemeDossier:
     theme_id: int
     label: str
     keywords: list[str]
-    first_seen: datetime | None
-    last_seen: datetime | None
+    first_seen: date | None
+    last_seen: date | None
     merged_into: int | None
     claims: int
     documents: int
@@ -124,27 +125,45 @@ def export(con: duckdb.DuckDBPyConnection, names: list[str], out: Path, fmt: str
     for name in names:
         target = out / f"{name}.{fmt}"
         partial = target.with_name(target.name + ".partial")
-        con.execute(f'COPY (SELECT * FROM "{name}") TO {sql_string(partial)} ({options})')
-        os.replace(partial, target)
-        rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-        written.append((name, int(rows), target))
+        quoted = '"' + name.replace('"', '""') + '"'
+        try:
+            copied = con.execute(f"COPY (SELECT * FROM {quoted}) TO {sql_string(partial)} ({options})").fetchone()
+            os.replace(partial, target)
+        except duckdb.Error as exc:
+            raise UserError(f"cannot export {name} to {target}: {str(exc).splitlines()[0]}") from None
+        finally:
+            partial.unlink(missing_ok=True)
+        written.append((name, int(copied[0]) if copied else 0, target))
     return written
 
 
-def snapshot(db: Path, target: Path, busy_wait: float) -> None:
-    """Copy the database file (and its write-ahead log, if any) to ``target``, consistently.
+def snapshot(db: Path, target: Path, busy_wait: float, run_started: Callable[[], bool]) -> bool:
+    """Copy the database to ``target``, consistently; False (nothing written) when a run turned out to be under way.
 
-    The copy is made while a read-only connection holds the database open, so no process writes it meanwhile
-    (a run starting then waits, up to its own busy wait). The copy is a complete database (tables, views,
-    indexes), readable by any DuckDB of this version.
+    A read-only connection holds the database while the file (and its write-ahead log, if any) is copied, so no
+    process writes it meanwhile (a run starting then waits, up to its own busy wait). ``run_started`` is asked
+    once the connection is held: a run that began just before it may be between two stages, and a copy then
+    would hold half of it. The copy's log is folded into it before it takes the target's name, so the target is
+    one complete database file, readable by any DuckDB of this version.
     """
     from store.db import connect
 
     partial = target.with_name(target.name + ".partial")
-    wal, target_wal = db.with_name(db.name + ".wal"), target.with_name(target.name + ".wal")
-    with connect(db, read_only=True, busy_wait=busy_wait):
-        shutil.copyfile(db, partial)
-        target_wal.unlink(missing_ok=True)
-        if wal.exists():
-            shutil.copyfile(wal, target_wal)
-    os.replace(partial, target)
+    partial_wal = partial.with_name(partial.name + ".wal")
+    wal = db.with_name(db.name + ".wal")
+    try:
+        with connect(db, read_only=True, busy_wait=busy_wait):
+            if run_started():
+                return False
+            shutil.copyfile(db, partial)
+            if wal.exists():
+                shutil.copyfile(wal, partial_wal)
+        if partial_wal.exists():
+            with duckdb.connect(str(partial)) as copy:
+                copy.execute("CHECKPOINT")
+        target.with_name(target.name + ".wal").unlink(missing_ok=True)
+        os.replace(partial, target)
+        return True
+    finally:
+        partial.unlink(missing_ok=True)
+        partial_wal.unlink(missing_ok=True)

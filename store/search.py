@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
-from core.errors import UserError
+from core.errors import DatabaseBusy, UserError
 
 DIMENSIONS = 384
 
@@ -35,11 +34,15 @@ def sql_string(path: Path) -> str:
 
 
 def index_path(db: Path) -> Path:
-    """``<db>.search`` beside the database, or in the temporary folder when the database's folder is read-only."""
+    """``<db>.search`` beside the database, or in the cache folder when the database's folder is read-only."""
     if os.access(db.parent, os.W_OK):
         return db.with_name(db.name + ".search")
+    from cluster.embed import cache_root
+
     digest = hashlib.blake2b(str(db.resolve()).encode(), digest_size=8).hexdigest()
-    return Path(tempfile.gettempdir()) / f"undercurrent-{digest}.search"
+    folder = cache_root() / "search"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{db.name}-{digest}.search"
 
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
@@ -57,7 +60,7 @@ def load_fts(con: duckdb.DuckDBPyConnection) -> None:
 def signature(con: duckdb.DuckDBPyConnection) -> str:
     """What the index depends on: the claims (ids and texts) and the cached vectors."""
     row = con.execute(
-        "SELECT count(*), coalesce(sum(hash(claim_id, text)), 0) FROM claims UNION ALL "
+        "SELECT count(*), coalesce(sum(hash(claim_id, text, same_as)), 0) FROM claims UNION ALL "
         "SELECT count(*), coalesce(sum(hash(model, text_hash)), 0) FROM embeddings"
     ).fetchall()
     return ";".join(f"{n}:{h}" for n, h in row)
@@ -85,20 +88,29 @@ def is_current(index: Path, current: str) -> bool:
 
 def build(db: Path, index: Path) -> None:
     """Rebuild the index from the database (opened read-only), atomically: a reader never sees half of one."""
+    _remove_abandoned_builds(index)
     partial = index.with_name(index.name + f".building-{os.getpid()}")
     partial.unlink(missing_ok=True)
     try:
         with duckdb.connect(str(partial)) as con:
             here = con.execute("SELECT current_database()").fetchone()[0]
-            con.execute(f"ATTACH {sql_string(db)} AS src (READ_ONLY)")
+            try:
+                con.execute(f"ATTACH {sql_string(db)} AS src (READ_ONLY)")
+            except duckdb.IOException as exc:
+                if "lock" in str(exc).lower():
+                    raise DatabaseBusy(f"database {db} is in use by another Undercurrent process") from None
+                raise
             con.execute("USE src")
             current, model = signature(con), vector_model(con)
             con.execute(f'USE "{here}"')
-            con.execute("CREATE TABLE claims AS SELECT claim_id, text FROM src.claims ORDER BY claim_id")
+            # Originals only: a word-for-word repeat is found through its original (and counted with it).
+            con.execute(
+                "CREATE TABLE claims AS SELECT claim_id, text FROM src.claims WHERE same_as IS NULL ORDER BY claim_id"
+            )
             con.execute(
                 f"CREATE TABLE vectors AS SELECT c.claim_id, e.vector::FLOAT[{DIMENSIONS}] AS vector "
                 "FROM src.claims c JOIN src.embeddings e ON e.text_hash = sha256(c.text) AND e.model = ? "
-                "ORDER BY c.claim_id",
+                "WHERE c.same_as IS NULL ORDER BY c.claim_id",
                 [model],
             )
             con.execute(
@@ -114,10 +126,26 @@ def build(db: Path, index: Path) -> None:
         partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
 
 
+def _remove_abandoned_builds(index: Path) -> None:
+    """Partial indexes left by a search that was killed while building (its process is gone)."""
+    for leftover in index.parent.glob(index.name + ".building-*"):
+        pid = leftover.name.rpartition("-")[2].split(".")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            leftover.unlink(missing_ok=True)
+        except PermissionError:
+            pass  # alive, another user's
+
+
 def ensure(db: Path) -> tuple[Path, bool]:
     """The index for ``db``, rebuilt first when stale; True when it was (re)built."""
+    from store.db import connect
+
     index = index_path(db)
-    with duckdb.connect(str(db), read_only=True) as con:
+    with connect(db, read_only=True, must_exist=True, busy_wait=5.0) as con:
         current = signature(con)
     if is_current(index, current):
         return index, False

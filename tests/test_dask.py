@@ -43,6 +43,32 @@ def sample_daily(folder: Path, dask_address: str | None) -> Any:
     return daily(SAMPLE_DATE, paths, Mirror(sample.BASE_URL, sample.SITE))
 
 
+def next_day(folder: Path, note: Path, dask_address: str | None) -> Any:
+    """A second day: one new document, half of whose sentences the first day already embedded."""
+    from datetime import timedelta
+
+    from extract.fetch import HttpFetcher
+    from flows.daily import RunPaths, daily
+    from flows.demo import SAMPLE_DATE
+    from flows.ingestion import ingest_paths
+    from store.db import connect
+
+    db = folder / "sample.duckdb"
+    with HttpFetcher() as fetcher, connect(db) as con:
+        assert ingest_paths(con, [str(note)], fetcher).new_documents == 1
+    paths = RunPaths(db=db, sources=None, outbox=folder / "outbox", dask_address=dask_address)
+    return daily(SAMPLE_DATE + timedelta(days=1), paths, None)
+
+
+def assert_same_rows(expected_db: Path, got_db: Path) -> None:
+    expected, got = snapshot(expected_db), snapshot(got_db)
+    for table in expected:
+        assert got[table] == expected[table], f"{table} differs between the Dask run and the local run"
+    vectors = "SELECT model, text_hash, vector FROM embeddings ORDER BY ALL"
+    with duckdb.connect(str(expected_db), read_only=True) as a, duckdb.connect(str(got_db), read_only=True) as b:
+        assert a.execute(vectors).fetchall() == b.execute(vectors).fetchall(), "cached vectors differ"
+
+
 def model_loaded() -> bool:
     embed = sys.modules.get("cluster.embed")
     return embed is not None and embed._SHARED is not None
@@ -59,16 +85,34 @@ def test_daily_flow_on_a_local_dask_cluster_stores_the_same_rows_as_a_local_run(
 
     assert on_dask.counts["claims_extracted"] == local.counts["claims_extracted"] > 100
     assert on_dask.counts["documents_processed"] == local.counts["documents_processed"] > 10
-    expected = snapshot(tmp_path / "local" / "sample.duckdb")
-    got = snapshot(tmp_path / "dask" / "sample.duckdb")
-    for table in expected:
-        assert got[table] == expected[table], f"{table} differs between the Dask run and the local run"
+    assert_same_rows(tmp_path / "local" / "sample.duckdb", tmp_path / "dask" / "sample.duckdb")
+    assert on_dask.rendered is not None and local.rendered is not None
+    assert on_dask.rendered.markdown == local.rendered.markdown
+
+    # Day two: a note repeating four claims of day one (their vectors are cached) among new sentences.
+    with duckdb.connect(str(tmp_path / "local" / "sample.duckdb"), read_only=True) as con:
+        known = [r[0] for r in con.execute("SELECT text FROM claims ORDER BY claim_id LIMIT 4").fetchall()]
+    note = tmp_path / "analyst-note.txt"
+    note.write_text(
+        "Analyst note on the week in AI policy.\n\n"
+        + " ".join(known[:2])
+        + " Chinese cloud providers cut the price of hosted open-weight models again this week, and American "
+        "start-ups said they would move more of their inference to them. "
+        + " ".join(known[2:])
+        + " Washington is weighing new limits on the export of AI model weights to China.\n",
+        encoding="utf-8",
+    )
+    local_day2 = next_day(tmp_path / "local", note, None)
+    dask_day2 = next_day(tmp_path / "dask", note, local_cluster.scheduler_address)
+    assert dask_day2.counts["documents_processed"] == local_day2.counts["documents_processed"] == 1
+    assert dask_day2.counts["claims_extracted"] == local_day2.counts["claims_extracted"] >= 2
+    assert_same_rows(tmp_path / "local" / "sample.duckdb", tmp_path / "dask" / "sample.duckdb")
+
     # The work happened on the cluster: both worker processes ran extraction tasks and loaded the model there.
     executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
     batches = -(-local.counts["documents_processed"] // BATCH_DOCUMENTS)
     assert sum(executed.values()) >= batches and all(n > 0 for n in executed.values()), executed
     assert all(client.run(model_loaded).values())
-    assert on_dask.rendered is not None and on_dask.rendered.markdown == local.rendered.markdown
 
 
 def test_a_bad_dask_address_is_one_clear_line(tmp_path: Path) -> None:
@@ -98,7 +142,7 @@ def test_an_unreachable_scheduler_falls_back_to_local_extraction_with_a_warning(
     result = sample_daily(tmp_path / "down", address)
 
     assert result.counts["claims_extracted"] > 100
-    assert any(f"no Dask scheduler answered at {address}" in w for w in result.warnings), result.warnings
+    assert any(f"no Dask scheduler with workers answered at {address}" in w for w in result.warnings), result.warnings
     with duckdb.connect(str(tmp_path / "down" / "sample.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM documents WHERE processed_for IS NULL").fetchone() == (0,)
         stored = con.execute("SELECT warnings FROM runs").fetchone()[0]

@@ -77,8 +77,9 @@ FROM claim_provenance
 WHERE theme_id IS NOT NULL
 GROUP BY theme_id;
 
--- Lineage: for each theme, every outlet that carried it, in the order they first did. Rank 1 said it first;
--- the others echoed it, days_after_first later. first_claim_id is the outlet's earliest claim on the theme.
+-- Lineage: for each theme, every outlet that carried it, in the order they first did. Rank 1 said it first
+-- (outlets tied at the same moment share a rank); the others echoed it, days_after_first (calendar days) later.
+-- first_claim_id is the outlet's earliest claim on the theme.
 CREATE VIEW theme_lineage AS
 WITH firsts AS (
     SELECT theme_id, theme_label, source_id, source_name, source_country, source_state_affiliated,
@@ -92,9 +93,8 @@ WITH firsts AS (
 )
 SELECT theme_id,
        theme_label AS label,
-       row_number() OVER (PARTITION BY theme_id ORDER BY first_said, source_id) AS rank,
-       CASE WHEN row_number() OVER (PARTITION BY theme_id ORDER BY first_said, source_id) = 1
-            THEN 'first' ELSE 'echo' END AS role,
+       rank() OVER (PARTITION BY theme_id ORDER BY first_said) AS rank,
+       CASE WHEN rank() OVER (PARTITION BY theme_id ORDER BY first_said) = 1 THEN 'first' ELSE 'echo' END AS role,
        source_id,
        source_name,
        source_country,
