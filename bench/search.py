@@ -8,7 +8,8 @@ unit vectors: latency does not depend on what the vectors say; the query is embe
 Then, median of --repeat runs each:
 
 - index build (the first search after a run pays it once);
-- semantic: ranking every claim by cosine in SQL over the index, then provenance of the hits, vs the baseline
+- semantic: ranking every claim by cosine (one product over the index's memory-mapped vectors), then provenance
+  of the hits, vs the baseline
   of reading every claim's vector out of the database into numpy (fetchnumpy) and ranking there;
 - keyword: BM25 over the full-text index, vs the baseline of an ILIKE scan (which cannot rank);
 - the whole command, `undercurrent search` in a new process (Python start-up and model load included).

@@ -186,11 +186,13 @@ class OnnxEncoder:
     def __init__(self, path: Path, batch_size: int = 64, threads: int | None = None) -> None:
         _offline()
         import onnxruntime as ort
-        from transformers import AutoTokenizer
-        from transformers.utils import logging as transformers_logging
+        from tokenizers import Tokenizer
 
-        transformers_logging.set_verbosity_error()
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path()))
+        # The model's fast tokenizer itself (what transformers' AutoTokenizer wraps, same ids), without importing
+        # transformers or torch: a search starts a second sooner.
+        self.tokenizer = Tokenizer.from_file(str(model_path() / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or max(1, min(os.cpu_count() or 1, 8))
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -201,10 +203,12 @@ class OnnxEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
         for batch in _sorted_batches(texts, self.batch_size):
-            tokens = self.tokenizer(
-                [texts[i] for i in batch], padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="np"
-            )
-            inputs = {k: tokens[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
+            encoded = self.tokenizer.encode_batch([texts[i] for i in batch])
+            inputs = {
+                "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+            }
             hidden = self.session.run(None, inputs)[0]
             mask = inputs["attention_mask"][..., None].astype(np.float32)
             pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
@@ -213,11 +217,9 @@ class OnnxEncoder:
 
 
 def _versions_key() -> str:
-    import onnxruntime
-    import torch
-    import transformers
+    from importlib.metadata import version
 
-    parts = [str(model_path()), torch.__version__, transformers.__version__, onnxruntime.__version__, "v1"]
+    parts = [str(model_path()), version("torch"), version("transformers"), version("onnxruntime"), "v1"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -373,6 +375,8 @@ class Embedder:
 
 
 def _cuda() -> bool:
+    if not (Path("/dev/nvidiactl").exists() or Path("/dev/dxg").exists()):
+        return False  # no NVIDIA driver on this machine: known without importing torch (a second saved)
     try:
         import torch
     except ImportError:

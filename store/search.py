@@ -4,7 +4,7 @@ The database itself stays read-only for researchers: ``undercurrent search`` kee
 ``<db>.search`` and rebuilds it when the claims or their vectors changed since it was built (the first search
 after a run pays for it; the others reuse it). Keyword search uses DuckDB's full-text extension, loaded from the
 ``duckdb-extension-fts`` package (nothing is downloaded); semantic search ranks by cosine similarity between
-the query's vector and every claim's, in SQL.
+the query's vector and every claim's, kept as a matrix file beside the index and mapped into memory.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 from core.errors import DatabaseBusy, UserError
 
 DIMENSIONS = 384
+INDEX_FORMAT = 2  # bumped when the index's layout changes: an older index is rebuilt
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def signature(con: duckdb.DuckDBPyConnection) -> str:
         "SELECT count(*), coalesce(sum(hash(claim_id, text, same_as)), 0) FROM claims UNION ALL "
         "SELECT count(*), coalesce(sum(hash(model, text_hash)), 0) FROM embeddings"
     ).fetchall()
-    return ";".join(f"{n}:{h}" for n, h in row)
+    return f"format {INDEX_FORMAT};" + ";".join(f"{n}:{h}" for n, h in row)
 
 
 def vector_model(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -90,6 +91,7 @@ def build(db: Path, index: Path) -> None:
     """Rebuild the index from the database (opened read-only), atomically: a reader never sees half of one."""
     _remove_abandoned_builds(index)
     partial = index.with_name(index.name + f".building-{os.getpid()}")
+    partial_vectors = index.with_name(partial.name + ".npy")
     partial.unlink(missing_ok=True)
     try:
         with duckdb.connect(str(partial)) as con:
@@ -107,23 +109,35 @@ def build(db: Path, index: Path) -> None:
             con.execute(
                 "CREATE TABLE claims AS SELECT claim_id, text FROM src.claims WHERE same_as IS NULL ORDER BY claim_id"
             )
-            con.execute(
-                f"CREATE TABLE vectors AS SELECT c.claim_id, e.vector::FLOAT[{DIMENSIONS}] AS vector "
-                "FROM src.claims c JOIN src.embeddings e ON e.text_hash = sha256(c.text) AND e.model = ? "
+            found = con.execute(
+                f"SELECT c.claim_id, e.vector::FLOAT[{DIMENSIONS}] AS vector FROM src.claims c "
+                "JOIN src.embeddings e ON e.text_hash = sha256(c.text) AND e.model = ? "
                 "WHERE c.same_as IS NULL ORDER BY c.claim_id",
                 [model],
-            )
+            ).fetchnumpy()
+            ids = [str(i) for i in found["claim_id"]]
+            con.execute("CREATE TABLE vectors (row INTEGER PRIMARY KEY, claim_id VARCHAR NOT NULL)")
+            con.execute("INSERT INTO vectors SELECT unnest(range(len($ids)))::INTEGER, unnest($ids)", {"ids": ids})
+            matrix = np.stack(found["vector"]).astype(np.float32) if ids else np.zeros((0, DIMENSIONS), np.float32)
+            vectors_file = f"{index.name}.vectors-{hashlib.blake2b(current.encode(), digest_size=8).hexdigest()}.npy"
+            np.save(partial_vectors, matrix, allow_pickle=False)
             con.execute(
-                "CREATE TABLE index_meta AS SELECT ? AS signature, ? AS model, now() AS built_at", [current, model]
+                "CREATE TABLE index_meta AS SELECT ? AS signature, ? AS model, ? AS vectors_file, now() AS built_at",
+                [current, model, vectors_file],
             )
             con.execute("DETACH src")
             load_fts(con)
             con.execute("PRAGMA create_fts_index('claims', 'claim_id', 'text', stemmer='english', stopwords='english')")
             con.execute("CHECKPOINT")
+        os.replace(partial_vectors, index.with_name(vectors_file))  # the matrix first: the index names it
         os.replace(partial, index)
+        for old in index.parent.glob(index.name + ".vectors-*.npy"):
+            if old.name != vectors_file:
+                old.unlink(missing_ok=True)
     finally:
         partial.unlink(missing_ok=True)
         partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
+        partial_vectors.unlink(missing_ok=True)
 
 
 def _remove_abandoned_builds(index: Path) -> None:
@@ -166,14 +180,23 @@ def keyword(index: Path, query: str, limit: int) -> list[Hit]:
 
 
 def semantic(index: Path, vector: np.ndarray, limit: int) -> list[Hit]:
-    """Claims by cosine similarity to ``vector`` (vectors are unit length: the dot product is the cosine)."""
+    """Claims by cosine similarity to ``vector`` (vectors are unit length: the dot product is the cosine).
+
+    The claims' vectors lie in a matrix file beside the index, mapped into memory: one product ranks them all.
+    """
     with duckdb.connect(str(index), read_only=True) as con:
-        rows = con.execute(
-            f"SELECT claim_id, array_inner_product(vector, ?::FLOAT[{DIMENSIONS}]) AS score FROM vectors "
-            "ORDER BY score DESC, claim_id LIMIT ?",
-            [vector.astype(np.float32).tolist(), limit],
-        ).fetchall()
-    return [Hit(claim_id, float(score)) for claim_id, score in rows]
+        name = con.execute("SELECT vectors_file FROM index_meta").fetchone()[0]
+        try:
+            matrix = np.load(index.with_name(name), mmap_mode="r")
+        except FileNotFoundError:
+            raise UserError("the search index was rebuilt meanwhile; search again") from None
+        if len(matrix) == 0:
+            return []
+        scores = np.asarray(matrix @ vector.astype(np.float32))
+        top = np.argpartition(-scores, limit - 1)[:limit] if limit < len(scores) else np.arange(len(scores))
+        rows = sorted(top.tolist(), key=lambda r: (-scores[r], r))  # rows follow claim ids: ties break by id
+        ids = dict(con.execute("SELECT row, claim_id FROM vectors WHERE row IN (SELECT unnest(?))", [rows]).fetchall())
+    return [Hit(ids[r], float(scores[r])) for r in rows]
 
 
 def indexed_counts(index: Path) -> tuple[int, int]:

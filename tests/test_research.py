@@ -271,3 +271,23 @@ def test_the_readme_questions_run_on_the_sample(sample_db: Path) -> None:
         assert any(all(cell in line for cell in first_row) for line in answers.splitlines()), (
             f"the README's answer is stale for:\n{sql}\nfirst row now: {rows[0]}"
         )
+
+
+def test_semantic_ranking_equals_a_brute_force_ranking_over_the_database(sample_db: Path) -> None:
+    import numpy as np
+
+    from cluster.embed import Embedder
+    from store import search
+
+    query = Embedder().encode(["chip export controls made Chinese labs more efficient"])[0]
+    index, _ = search.ensure(sample_db)
+    hits = search.semantic(index, query, 10)
+    with duckdb.connect(str(sample_db), read_only=True) as con:
+        found = con.execute(
+            "SELECT c.claim_id, e.vector::FLOAT[384] AS vector FROM claims c "
+            "JOIN embeddings e ON e.text_hash = sha256(c.text) WHERE c.same_as IS NULL"
+        ).fetchnumpy()
+    scores = np.stack(found["vector"]) @ query
+    expected = sorted(zip(found["claim_id"], scores, strict=True), key=lambda p: (-p[1], p[0]))[:10]
+    assert [h.claim_id for h in hits] == [str(c) for c, _ in expected]
+    assert [round(h.score, 5) for h in hits] == [round(float(s), 5) for _, s in expected]
