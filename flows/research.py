@@ -140,7 +140,7 @@ def search(db: str | None, query: str, mode: str, limit: int, as_json: bool) -> 
         raise UserError("give some words to search for")
     with reading(path):  # a clear line while a run writes, and the views of this version
         pass
-    built, rebuilt = index.ensure(path)
+    built, rebuilt = index.ensure(path, lambda: click.echo("building the search index (once per run)…", err=True))
     if mode == "keyword":
         hits = index.keyword(built, query, limit)
     else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,8 +155,8 @@ def _remove_abandoned_builds(index: Path) -> None:
             pass  # alive, another user's
 
 
-def ensure(db: Path) -> tuple[Path, bool]:
-    """The index for ``db``, rebuilt first when stale; True when it was (re)built."""
+def ensure(db: Path, announce: Callable[[], None] | None = None) -> tuple[Path, bool]:
+    """The index for ``db``, rebuilt first when stale (``announce`` is called before); True when it was (re)built."""
     from store.db import connect
 
     index = index_path(db)
@@ -163,6 +164,8 @@ def ensure(db: Path) -> tuple[Path, bool]:
         current = signature(con)
     if is_current(index, current):
         return index, False
+    if announce is not None:
+        announce()
     build(db, index)
     return index, True
 
