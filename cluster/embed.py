@@ -217,9 +217,15 @@ class OnnxEncoder:
 
 
 def _versions_key() -> str:
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    parts = [str(model_path()), version("torch"), version("transformers"), version("onnxruntime"), "v1"]
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:  # e.g. onnxruntime-gpu instead of onnxruntime
+            return str(__import__(name).__version__)
+
+    parts = [str(model_path()), installed("torch"), installed("transformers"), installed("onnxruntime"), "v1"]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -375,8 +381,9 @@ class Embedder:
 
 
 def _cuda() -> bool:
-    if not (Path("/dev/nvidiactl").exists() or Path("/dev/dxg").exists()):
-        return False  # no NVIDIA driver on this machine: known without importing torch (a second saved)
+    devices = ("/dev/nvidiactl", "/dev/dxg", "/dev/kfd", "/dev/nvhost-ctrl-gpu")  # NVIDIA, WSL, ROCm, Jetson
+    if not any(Path(d).exists() for d in devices) and not any(Path("/dev").glob("nvidia*")):
+        return False  # no GPU driver on this machine: known without importing torch (a second saved)
     try:
         import torch
     except ImportError:

@@ -163,7 +163,7 @@ def _dask_address(value: str) -> str | None:
     local = re.fullmatch(r"local(?::([0-9]{1,3}))?", text)
     if local and 0 < int(local.group(1) or 2) <= 256:
         return text
-    remote = re.fullmatch(r"(?:(tcp|tls|ucx|ws|wss)://)?([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})", text)
+    remote = re.fullmatch(r"(?:(tcp|tls|ucx|ws|wss)://)?([A-Za-z0-9_.\-]+|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})", text)
     if remote and 0 < int(remote.group(3)) <= 65535 and not text.startswith("local:"):
         return text if remote.group(1) else f"tcp://{text}"
     raise UserError(

@@ -83,16 +83,27 @@ def extract_batch(
 
     llm = None
     if llm_endpoint is not None:
-        from core.settings import load_settings
-
-        key = load_settings().llm_api_key
-        llm = LlmJudge(llm_endpoint[0], llm_endpoint[1], key.reveal() if key else None)
+        llm = LlmJudge(llm_endpoint[0], llm_endpoint[1], _worker_llm_key())
     try:
         found = [stages.document_claims(job, LocalJudge(embed=embed), llm) for job in jobs]
     finally:
         if llm is not None:
             llm.close()
     return BatchClaims(found, embedder.name, computed)
+
+
+def _worker_llm_key() -> str | None:
+    """The language model's key from the worker's own settings (environment or config file)."""
+    import os
+
+    from core.errors import UndercurrentError
+    from core.settings import ENV_PREFIX, load_settings
+
+    try:
+        key = load_settings().llm_api_key
+    except UndercurrentError:  # another setting of the worker's config is wrong: the key may still be in the env
+        return os.environ.get(ENV_PREFIX + "LLM_API_KEY") or None
+    return key.reveal() if key else None
 
 
 def task_runner(address: str) -> DaskTaskRunner:

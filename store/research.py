@@ -152,6 +152,7 @@ def snapshot(db: Path, target: Path, busy_wait: float, run_started: Callable[[],
     partial_wal = partial.with_name(partial.name + ".wal")
     wal = db.with_name(db.name + ".wal")
     try:
+        partial_wal.unlink(missing_ok=True)  # one left by a killed snapshot must not be replayed into this copy
         with connect(db, read_only=True, busy_wait=busy_wait):
             if run_started():
                 return False
@@ -159,8 +160,11 @@ def snapshot(db: Path, target: Path, busy_wait: float, run_started: Callable[[],
             if wal.exists():
                 shutil.copyfile(wal, partial_wal)
         if partial_wal.exists():
-            with duckdb.connect(str(partial)) as copy:
-                copy.execute("CHECKPOINT")
+            try:
+                with duckdb.connect(str(partial)) as copy:
+                    copy.execute("CHECKPOINT")
+            except duckdb.Error as exc:
+                raise UserError(f"the copy of {db} could not be completed: {str(exc).splitlines()[0]}") from None
         target.with_name(target.name + ".wal").unlink(missing_ok=True)
         os.replace(partial, target)
         return True

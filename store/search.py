@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,8 +43,14 @@ def index_path(db: Path) -> Path:
     from cluster.embed import cache_root
 
     digest = hashlib.blake2b(str(db.resolve()).encode(), digest_size=8).hexdigest()
-    folder = cache_root() / "search"
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder = cache_root() / "search"
+        folder.mkdir(parents=True, exist_ok=True)
+    except (OSError, RuntimeError) as exc:
+        raise UserError(
+            f"cannot keep a search index beside {db} (read-only folder) nor in the cache folder ({exc}); "
+            "set UNDERCURRENT_CACHE to a writable folder"
+        ) from None
     return folder / f"{db.name}-{digest}.search"
 
 
@@ -82,10 +89,10 @@ def is_current(index: Path, current: str) -> bool:
         return False
     try:
         with duckdb.connect(str(index), read_only=True) as con:
-            row = con.execute("SELECT signature FROM index_meta").fetchone()
+            row = con.execute("SELECT signature, vectors_file FROM index_meta").fetchone()
     except duckdb.Error:
         return False
-    return row is not None and row[0] == current
+    return row is not None and row[0] == current and index.with_name(row[1]).is_file()
 
 
 def build(db: Path, index: Path) -> None:
@@ -141,11 +148,19 @@ def build(db: Path, index: Path) -> None:
         partial_vectors.unlink(missing_ok=True)
 
 
+ABANDONED_AFTER = 6 * 3600  # seconds: a partial index this old belongs to a search that was killed
+
+
 def _remove_abandoned_builds(index: Path) -> None:
-    """Partial indexes left by a search that was killed while building (its process is gone)."""
+    """Partial indexes left by a search that was killed while building: old, and their process gone."""
     for leftover in index.parent.glob(index.name + ".building-*"):
         pid = leftover.name.rpartition("-")[2].split(".")[0]
         if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            if time.time() - leftover.stat().st_mtime < ABANDONED_AFTER:
+                continue  # perhaps another machine's build in progress on a shared folder
+        except FileNotFoundError:
             continue
         try:
             os.kill(int(pid), 0)

@@ -125,6 +125,12 @@ def test_a_bad_dask_address_is_one_clear_line(tmp_path: Path) -> None:
         "tcp://10.0.0.5:8786"
     )
     assert load_settings(environ={"UNDERCURRENT_DASK_ADDRESS": "local:3"}, cwd=tmp_path).dask_address == "local:3"
+    assert load_settings(environ={"UNDERCURRENT_DASK_ADDRESS": "dask_scheduler:8786"}, cwd=tmp_path).dask_address == (
+        "tcp://dask_scheduler:8786"
+    )
+    for bad in ("local:0", "local:300", "tcp://host:99999", "host", "local:²"):
+        with pytest.raises(UserError):
+            load_settings(environ={"UNDERCURRENT_DASK_ADDRESS": bad}, cwd=tmp_path)
     assert load_settings(environ={}, cwd=tmp_path).dask_address is None
 
 

@@ -77,3 +77,26 @@ def test_the_gpu_path_batches_within_a_token_budget_and_agrees_with_sentence_tra
     plain = SentenceTransformer(str(model_path()), device="cpu").encode(texts, normalize_embeddings=True)
     assert float((ours * plain).sum(axis=1).min()) > 0.9999
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_onnx_path_tokenises_as_transformers_does() -> None:
+    from transformers import AutoTokenizer
+
+    from cluster.embed import OnnxEncoder, fast_model, model_path
+
+    found = fast_model()
+    assert found is not None
+    encoder = OnnxEncoder(found[0])
+    reference = AutoTokenizer.from_pretrained(str(model_path()))
+    batches = [
+        ["China " * 400, "Short claim about chips."],  # over the 256-token limit: truncated at 256, not 128
+        ["Export controls backfired.", "Ünïcödé “quotes” 中文 and a tab\tstop", ""],  # padded to the longest only
+    ]
+    for texts in batches:
+        encoded = encoder.tokenizer.encode_batch(texts)
+        expected = reference(texts, padding=True, truncation=True, max_length=256, return_tensors="np")
+        assert np.array_equal(np.array([e.ids for e in encoded]), expected["input_ids"])
+        assert np.array_equal(np.array([e.attention_mask for e in encoded]), expected["attention_mask"])
+        assert np.array_equal(np.array([e.type_ids for e in encoded]), expected["token_type_ids"])
+    assert len(encoder.tokenizer.encode_batch(batches[0])[0].ids) == 256
+    assert len(encoder.tokenizer.encode_batch(batches[1])[0].ids) < 128

@@ -128,6 +128,9 @@ def test_search_folds_repeats_and_rebuilds_its_index_when_claims_change(
     index, built = search.ensure(sample_db)
     assert built and index == search.index_path(sample_db)
     assert search.ensure(sample_db) == (index, False)
+    for matrix in index.parent.glob(index.name + ".vectors-*.npy"):  # a cache cleaner took the vectors: rebuilt
+        matrix.unlink()
+    assert search.ensure(sample_db) == (index, True)
     original = _rows(sample_db, "SELECT claim_id, document_id, text FROM claims WHERE same_as IS NULL LIMIT 1")[0]
     with duckdb.connect(str(sample_db)) as con:  # 30 word-for-word repeats of it, as a syndicated line would give
         con.execute(
