@@ -50,10 +50,16 @@ class BatchClaims:
 
 @dataclass(frozen=True)
 class KnownVectors:
-    """Cached vectors of the batch's candidate sentences, sent along so the worker embeds what a local run would."""
+    """What a worker needs to embed a batch exactly as a local run would.
+
+    ``vectors``: the cached vectors of the batch's candidate sentences. ``groups``: the embedding groups of
+    earlier documents (in other batches) that hold sentences this batch repeats; the worker embeds each group
+    whole first, as the local run did, so a repeated sentence gets the very same vector.
+    """
 
     model: str
     vectors: dict[str, np.ndarray]
+    groups: list[list[str]] = field(default_factory=list)
 
 
 def llm_judge(settings: Settings) -> LlmJudge | None:
@@ -80,6 +86,9 @@ def extract_batch(
 
     def embed(texts: list[str]) -> np.ndarray:
         return stages.embed_with_cache(list(texts), cached, embedder.encode, lambda new, _: computed.update(new))
+
+    for group in known.groups:
+        embed(group)
 
     llm = None
     if llm_endpoint is not None:
@@ -119,9 +128,22 @@ class ClusterUnreachable(Exception):
     """The Dask scheduler could not be reached, or has no workers: the caller extracts here instead."""
 
 
-def known_vectors(con: duckdb.DuckDBPyConnection, model: str, batch: list[stages.DocumentJob]) -> KnownVectors:
-    hashes = sorted({text_hash(t) for job in batch for t in stages.candidate_texts(job)})
-    return KnownVectors(model, claimstore.cached_vectors(con, model, hashes))
+def plan_embeddings(
+    con: duckdb.DuckDBPyConnection, model: str, jobs: list[stages.DocumentJob], size: int
+) -> list[KnownVectors]:
+    """For each batch of ``size`` jobs: the cached vectors it needs and the earlier embedding groups it repeats."""
+    texts = [stages.candidate_texts(job) for job in jobs]
+    cached = claimstore.cached_vectors(con, model, sorted({text_hash(t) for ts in texts for t in ts}))
+    groups = stages.embedding_groups(texts, set(cached))
+    owner = {text_hash(t): j for j, group in enumerate(groups) for t in group}
+    plans = []
+    for start in range(0, len(jobs), size):
+        needed = {text_hash(t) for ts in texts[start : start + size] for t in ts}
+        earlier = sorted({owner[h] for h in needed if h in owner and owner[h] < start})
+        plans.append(
+            KnownVectors(model, {h: cached[h] for h in sorted(needed) if h in cached}, [groups[j] for j in earlier])
+        )
+    return plans
 
 
 def claims_on_dask(db: Path, settings: Settings, run_date: date, address: str) -> dict[str, int]:
@@ -135,7 +157,7 @@ def claims_on_dask(db: Path, settings: Settings, run_date: date, address: str) -
     with connect(db) as con:
         jobs = stages.claim_jobs(con)
         batches = [jobs[i : i + BATCH_DOCUMENTS] for i in range(0, len(jobs), BATCH_DOCUMENTS)]
-        known = [known_vectors(con, model, batch) for batch in batches]
+        known = plan_embeddings(con, model, jobs, BATCH_DOCUMENTS)
     endpoint = (settings.llm_url, settings.llm_model) if settings.llm_url and settings.llm_model else None
     if not jobs:
         return stages.claims_counts([], [], endpoint is not None)

@@ -24,6 +24,7 @@ from digest.delivery import DeliveryUncertain, Mailer, OutboxMailer
 from digest.mail import build_message, unsubscribe_link
 from digest.render import Rendered, render
 from digest.select import EVERYONE, Preferences, select_items
+from extract.claim_features import AI_TERMS
 from extract.claims import LocalJudge, candidates_of, extract_claims
 from extract.llm import LlmJudge
 from flows import progress
@@ -73,10 +74,29 @@ def claim_jobs(con: duckdb.DuckDBPyConnection) -> list[DocumentJob]:
 
 
 def candidate_texts(job: DocumentJob) -> list[str]:
-    """The sentences the local classifier would judge (and embed) in this document."""
+    """The sentences the local classifier would judge (and embed) in this document: none when it judges nothing."""
     if not (job.canonical and job.english):
         return []
-    return [c.text for c in candidates_of(job.text, job.kind)[2] if c is not None]
+    sentences, _, candidates = candidates_of(job.text, job.kind)
+    if not any(AI_TERMS.search(s.text) for s in sentences):  # off-topic: extraction never asks the judge
+        return []
+    return [c.text for c in candidates if c is not None]
+
+
+def embedding_groups(texts_per_job: list[list[str]], cached: set[str]) -> list[list[str]]:
+    """The texts a local run embeds at each document, in one ``embed_with_cache`` call each (pure).
+
+    A local run goes through the documents in order: at each it embeds, together, the candidate sentences not
+    cached before and not embedded at an earlier document. int8 vectors depend slightly on what they are embedded
+    with, so reproducing these groups elsewhere reproduces the vectors.
+    """
+    seen = set(cached)
+    groups = []
+    for texts in texts_per_job:
+        new = {text_hash(t): t for t in texts if text_hash(t) not in seen}
+        groups.append([new[h] for h in sorted(new)])
+        seen.update(new)
+    return groups
 
 
 def document_claims(job: DocumentJob, local: LocalJudge, llm: LlmJudge | None = None) -> DocumentClaims:

@@ -43,8 +43,8 @@ def sample_daily(folder: Path, dask_address: str | None) -> Any:
     return daily(SAMPLE_DATE, paths, Mirror(sample.BASE_URL, sample.SITE))
 
 
-def next_day(folder: Path, note: Path, dask_address: str | None) -> Any:
-    """A second day: one new document, half of whose sentences the first day already embedded."""
+def next_day(folder: Path, notes: list[Path], dask_address: str | None) -> Any:
+    """A second day: new documents that repeat sentences the first day embedded, and share a new one."""
     from datetime import timedelta
 
     from extract.fetch import HttpFetcher
@@ -55,9 +55,19 @@ def next_day(folder: Path, note: Path, dask_address: str | None) -> Any:
 
     db = folder / "sample.duckdb"
     with HttpFetcher() as fetcher, connect(db) as con:
-        assert ingest_paths(con, [str(note)], fetcher).new_documents == 1
+        assert ingest_paths(con, [str(n) for n in notes], fetcher).new_documents == len(notes)
     paths = RunPaths(db=db, sources=None, outbox=folder / "outbox", dask_address=dask_address)
     return daily(SAMPLE_DATE + timedelta(days=1), paths, None)
+
+
+SHARED_NEW = "Washington is weighing new limits on the export of AI model weights to China."
+NOTES = (
+    "Chinese cloud providers cut the price of hosted open-weight models again this week, and American start-ups "
+    "said they would move more of their inference to them.",
+    "Huawei said its newest Ascend accelerators now train frontier models for three of China's largest AI labs.",
+    "European regulators asked whether open-weight AI models from China should fall under the AI Act's rules for "
+    "general-purpose systems.",
+)
 
 
 def assert_same_rows(expected_db: Path, got_db: Path) -> None:
@@ -75,8 +85,10 @@ def model_loaded() -> bool:
 
 
 def test_daily_flow_on_a_local_dask_cluster_stores_the_same_rows_as_a_local_run(
-    tmp_path: Path, prefect_harness: None, cluster: Any
+    tmp_path: Path, prefect_harness: None, cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from flows import scaleout
+
     local_cluster, client = cluster
     assert not any(client.run(model_loaded).values())  # nothing has embedded on the workers yet
 
@@ -89,23 +101,20 @@ def test_daily_flow_on_a_local_dask_cluster_stores_the_same_rows_as_a_local_run(
     assert on_dask.rendered is not None and local.rendered is not None
     assert on_dask.rendered.markdown == local.rendered.markdown
 
-    # Day two: a note repeating four claims of day one (their vectors are cached) among new sentences.
+    # Day two: three notes, each its own batch on the cluster. They repeat claims of day one (cached vectors) and
+    # share a sentence new today, which a local run embeds with the first note only.
     with duckdb.connect(str(tmp_path / "local" / "sample.duckdb"), read_only=True) as con:
-        known = [r[0] for r in con.execute("SELECT text FROM claims ORDER BY claim_id LIMIT 4").fetchall()]
-    note = tmp_path / "analyst-note.txt"
-    note.write_text(
-        "Analyst note on the week in AI policy.\n\n"
-        + " ".join(known[:2])
-        + " Chinese cloud providers cut the price of hosted open-weight models again this week, and American "
-        "start-ups said they would move more of their inference to them. "
-        + " ".join(known[2:])
-        + " Washington is weighing new limits on the export of AI model weights to China.\n",
-        encoding="utf-8",
-    )
-    local_day2 = next_day(tmp_path / "local", note, None)
-    dask_day2 = next_day(tmp_path / "dask", note, local_cluster.scheduler_address)
-    assert dask_day2.counts["documents_processed"] == local_day2.counts["documents_processed"] == 1
-    assert dask_day2.counts["claims_extracted"] == local_day2.counts["claims_extracted"] >= 2
+        known = [r[0] for r in con.execute("SELECT text FROM claims ORDER BY claim_id LIMIT 6").fetchall()]
+    notes = []
+    for n, own in enumerate(NOTES):
+        note = tmp_path / f"analyst-note-{n}.txt"
+        note.write_text(f"Analyst note {n} on AI policy.\n\n{known[2 * n]} {own} {SHARED_NEW} {known[2 * n + 1]}\n")
+        notes.append(note)
+    local_day2 = next_day(tmp_path / "local", notes, None)
+    monkeypatch.setattr(scaleout, "BATCH_DOCUMENTS", 1)
+    dask_day2 = next_day(tmp_path / "dask", notes, local_cluster.scheduler_address)
+    assert dask_day2.counts["documents_processed"] == local_day2.counts["documents_processed"] == 3
+    assert dask_day2.counts["claims_extracted"] == local_day2.counts["claims_extracted"] >= 6
     assert_same_rows(tmp_path / "local" / "sample.duckdb", tmp_path / "dask" / "sample.duckdb")
 
     # The work happened on the cluster: both worker processes ran extraction tasks and loaded the model there.

@@ -186,3 +186,16 @@ def test_key_phrases_keep_the_metaphors_sources_use() -> None:
         ["Export controls backfire on Nvidia.", "Chinese labs answer export controls with Huawei chips."],
     ]
     assert keywords(groups)[0][0] == "android of ai"
+
+
+def test_embedding_groups_follow_a_local_run_document_by_document() -> None:
+    from core.ids import text_hash
+    from flows.stages import embedding_groups
+
+    groups = embedding_groups([["a", "b", "a"], ["b", "c"], [], ["c", "d", "e"]], cached={text_hash("e")})
+    assert groups == [
+        sorted(["a", "b"], key=text_hash),  # new at the first document, once each, in text-hash order
+        ["c"],  # "b" was embedded at the first document
+        [],
+        ["d"],  # "c" at the second; "e" was cached before the run
+    ]
