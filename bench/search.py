@@ -131,11 +131,13 @@ def main() -> None:
         query_vectors = [embedder.encode([q])[0] for q in QUERIES]
         embed_one = median_time(lambda: embedder.encode([QUERIES[0]]), args.repeat)
 
+        def with_sources(hits: list[search.Hit]) -> None:
+            with connect(db, read_only=True) as con:
+                _describe(con, hits, 10)
+
         def ours_semantic() -> None:
             for vector in query_vectors:
-                hits = search.semantic(index, vector, 40)
-                with connect(db, read_only=True) as con:
-                    _describe(con, hits, 10)
+                with_sources(search.semantic(index, vector, 40))
 
         def numpy_semantic() -> None:
             for vector in query_vectors:
@@ -149,9 +151,7 @@ def main() -> None:
 
         def ours_keyword() -> None:
             for query in QUERIES:
-                hits = search.keyword(index, query, 40)
-                with connect(db, read_only=True) as con:
-                    _describe(con, hits, 10)
+                with_sources(search.keyword(index, query, 40))
 
         def ilike_keyword() -> None:
             for query in QUERIES:

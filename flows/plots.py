@@ -10,10 +10,11 @@ from typing import Any
 def theme_timeline_figure(
     theme_id: int,
     label: str,
-    timeline: Sequence[tuple[date, int, int, int]],
-    reach: Sequence[tuple[date, int]],
+    timeline: Sequence[tuple[date, int, int, int, int]],
 ) -> Any:
-    """Bars: the theme's claims per publication day; line (right axis): distinct sources that carried it so far."""
+    """Bars: the theme's claims per publication day; line (right axis): distinct sources that carried it so far.
+
+    ``timeline``: (day, claims, documents, sources, sources so far) rows, as ``store.research.theme_dossier`` gives."""
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
     from matplotlib.figure import Figure
 
@@ -25,8 +26,8 @@ def theme_timeline_figure(
     claims_axis.yaxis.get_major_locator().set_params(integer=True)
     sources_axis = claims_axis.twinx()
     sources_axis.plot(
-        [row[0] for row in reach],
-        [row[1] for row in reach],
+        days,
+        [row[4] for row in timeline],
         color="#e45756",
         marker="o",
         drawstyle="steps-post",

@@ -39,22 +39,25 @@ def busy_hint(db: Path, who: str) -> str:
     )
 
 
-def _upgrade(db: Path) -> None:
-    """Bring a database written by an older version up to this schema (views included), once, under the run
-    lock (so no run starts meanwhile) and with the copy every migration keeps. A file this process cannot write,
-    or one that is not an Undercurrent database, is read as it is."""
+def _behind(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the database was written by an older version (its schema lacks this version's migrations)."""
     import duckdb
 
-    from flows.runlock import RunInProgress, run_lock
-    from store.db import connect, migrations
+    from store.db import migrations
 
     try:
-        with connect(db, read_only=True, must_exist=True, busy_wait=READ_WAIT) as con:
-            version = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+        version = con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
     except duckdb.Error:
-        return  # another kind of DuckDB file: plain SQL still works on it
-    if version >= migrations()[-1][0]:
-        return
+        return False  # another kind of DuckDB file: plain SQL still works on it
+    return version < migrations()[-1][0]
+
+
+def _upgrade(db: Path) -> None:
+    """Bring an older database up to this schema (views included), once, under the run lock (so no run starts
+    meanwhile) and with the copy every migration keeps. A file this process cannot write is read as it is."""
+    from flows.runlock import RunInProgress, run_lock
+    from store.db import connect
+
     try:
         with run_lock(db), connect(db, busy_wait=READ_WAIT):
             pass
@@ -66,19 +69,25 @@ def _upgrade(db: Path) -> None:
 
 @contextmanager
 def reading(db: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection, or one clear line when a run holds the database."""
+    """A read-only connection (an older file is upgraded first), or one clear line when a run holds the database."""
     from flows.runlock import holder
-    from store.db import connect
+    from store.db import open_db
 
     running = holder(db)
     if running:
         raise UserError(busy_hint(db, f"a run ({running})"))
     try:
-        _upgrade(db)
-        with connect(db, read_only=True, must_exist=True, busy_wait=READ_WAIT) as con:
-            yield con
+        con = open_db(db, read_only=True, must_exist=True, busy_wait=READ_WAIT)
+        if _behind(con):
+            con.close()
+            _upgrade(db)
+            con = open_db(db, read_only=True, must_exist=True, busy_wait=READ_WAIT)
     except DatabaseBusy:
         raise UserError(busy_hint(db, "another Undercurrent process")) from None
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 @click.command()
@@ -299,7 +308,8 @@ def snapshot(db: str | None, target: Path, force: bool, wait: int) -> None:
             time.sleep(1.0)
             running = holder(path)
         try:
-            _upgrade(path)  # an older file gets this version's schema (and views) first
+            with reading(path):
+                pass  # an older file gets this version's schema (and views) first
             if copy(path, target, busy_wait=60.0, run_started=lambda: holder(path) is not None):
                 break
         except UserError as exc:
@@ -339,7 +349,7 @@ def theme_show(db: str | None, theme_id: int, top: int) -> None:
         f"{str(d.first_seen or '-')[:10]}, last seen {str(d.last_seen or '-')[:10]}"
     )
     click.echo("\nTimeline (publication day)")
-    print_table(["day", "claims", "documents", "sources"], d.timeline)
+    print_table(["day", "claims", "documents", "sources"], [row[:4] for row in d.timeline])
     click.echo("Most representative claims")
     print_table(
         ["similarity", "claim", "source"],
@@ -381,12 +391,9 @@ def plot_theme_timeline(db: str | None, theme_id: int, out: Path | None) -> None
         raise UserError(f"--out must end in .png, .svg or .pdf, not {out.name!r}")
     with reading(_db(db)) as con:
         dossier = theme_dossier(con, theme_id, top=1, related=0)
-        reach = con.execute(
-            "SELECT day, sources_to_date FROM theme_timeline WHERE theme_id = ? ORDER BY day", [theme_id]
-        ).fetchall()
     if not dossier.timeline:
         raise UserError(f"theme {theme_id} has no claims to plot")
-    figure = theme_timeline_figure(dossier.theme_id, dossier.label, dossier.timeline, reach)
+    figure = theme_timeline_figure(dossier.theme_id, dossier.label, dossier.timeline)
     try:
         figure.savefig(out, dpi=150)
     except OSError as exc:

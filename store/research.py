@@ -30,7 +30,7 @@ class ThemeDossier:
     claims: int
     documents: int
     sources: int
-    timeline: list[tuple[date, int, int, int]]  # day, claims, documents, sources
+    timeline: list[tuple[date, int, int, int, int]]  # day, claims, documents, sources, sources so far
     top_claims: list[tuple[str, float, str, str | None, datetime | None, str | None]]  # text, sim, outlet, ...
     lineage: list[tuple[int, str, str | None, datetime | None, int, str]]  # rank, outlet, country, first, days, role
     related: list[tuple[int, str, float]]  # theme id, label, cosine between centroids
@@ -50,7 +50,8 @@ def theme_dossier(con: duckdb.DuckDBPyConnection, theme_id: int, top: int = 8, r
         [theme_id],
     ).fetchone()
     timeline = con.execute(
-        "SELECT day, claims, documents, sources FROM theme_timeline WHERE theme_id = ? ORDER BY day", [theme_id]
+        "SELECT day, claims, documents, sources, sources_to_date FROM theme_timeline WHERE theme_id = ? ORDER BY day",
+        [theme_id],
     ).fetchall()
     top_claims = con.execute(
         "SELECT p.text, ct.similarity, coalesce(p.source_name, p.source_id), p.source_country, p.published_at, "

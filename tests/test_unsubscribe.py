@@ -85,20 +85,18 @@ def test_get_changes_nothing_post_unsubscribes_once_and_strangers_learn_nothing(
     assert httpx.post(f"{base}/unsubscribe", params={"t": token}, content=b"x" * 10_000).status_code == 413
 
 
+def hold_database(db: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process that opens the database for writing, prints 'held', and keeps it for ``seconds``."""
+    code = f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep({seconds})"
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+
 def test_a_click_while_a_run_holds_the_database_is_queued_and_applied_by_the_next_run(
     served: tuple[Path, str],
 ) -> None:
     db, base = served
     token = _token(db, "ben@example.com")
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold_database(db, seconds=30)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         answer = httpx.post(f"{base}/unsubscribe", params={"t": token}, timeout=10)
@@ -212,15 +210,7 @@ def test_tokens_are_random_and_subscribers_from_before_get_one(tmp_path: Path) -
 def test_a_run_waits_for_the_server_to_let_go_of_the_database(tmp_path: Path) -> None:
     db = tmp_path / "shared.duckdb"
     open_db(db).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(1.5)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = hold_database(db, seconds=1.5)
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     from core.errors import DatabaseBusy
 
