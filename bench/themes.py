@@ -40,12 +40,17 @@ from cluster.themes import ThemeOptions, plan  # noqa: E402
 THEME_SET = ROOT / "labels" / "themes" / "themes.jsonl"
 TUNING_SET = ROOT / "labels" / "themes" / "tuning.jsonl"
 TRAINING_SET = ROOT / "labels" / "themes" / "train.jsonl"
+FAMILY_SET = ROOT / "labels" / "themes" / "families.jsonl"
 SPACE_FILE = ROOT / "cluster" / "theme_space.npz"
 SHRINKAGE_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03)
 
 
-def labels_digest(path: Path = TRAINING_SET) -> str:
-    return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
+def labels_digest() -> str:
+    """Digest of the labels the shipped theme encoder and space were learned from."""
+    hasher = hashlib.blake2b(digest_size=8)
+    for path in (TRAINING_SET, FAMILY_SET):
+        hasher.update(path.read_bytes())
+    return hasher.hexdigest()
 
 
 def labelled_claims(path: Path = THEME_SET) -> tuple[list[str], list[str]]:
@@ -83,28 +88,56 @@ def quality(vectors: np.ndarray, labels: list[str], options: ThemeOptions | None
     return Quality(precision, recall, f1, themes, sum(t < 0 for t in targets) / len(targets))
 
 
-def embedded(path: Path) -> tuple[np.ndarray, list[str]]:
+def training_claims() -> tuple[list[str], list[str], dict[str, str]]:
+    """Claims, labels and each family idea's family: train.jsonl and families.jsonl together."""
+    texts, labels = labelled_claims(TRAINING_SET)
+    families: dict[str, str] = {}
+    for line in FAMILY_SET.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            texts += item["claims"]
+            labels += [item["theme"]] * len(item["claims"])
+            families[item["theme"]] = item["family"]
+    return texts, labels, families
+
+
+def embedded(path: Path, adapter: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, list[str]]:
+    """A labelled set's vectors by the embedding path runs use: the theme encoder when ``adapter`` is given."""
     from cluster.embed import Embedder
 
     texts, labels = labelled_claims(path)
-    return Embedder().encode(texts), labels
+    return Embedder(adapter=adapter).encode(texts), labels
 
 
 def train() -> None:
-    """Learn the theme space from train.jsonl; choose its shrinkage on tuning.jsonl (BCubed F1 of a first run)."""
+    """Learn the theme encoder's adapter from train.jsonl and families.jsonl, then the theme space over its vectors
+    of train.jsonl; choose the space's shrinkage on tuning.jsonl (BCubed F1 of a first run)."""
+    from cluster import adapter as adapters
     from cluster import space as spaces
+    from cluster.embed import model_path
 
-    vectors, labels = embedded(TRAINING_SET)
-    tuning, tuning_labels = embedded(TUNING_SET)
+    texts, labels, families = training_claims()
+    print(f"adapter: {len(texts)} claims of {len(set(labels))} ideas ({len(set(families.values()))} families)")
+    adapter = adapters.train(
+        str(model_path()), texts, labels, families, report=lambda e, loss: print(f"  epoch {e}: loss {loss:.3f}")
+    )
+    vectors, labels = embedded(TRAINING_SET, adapter)
+    tuning, tuning_labels = embedded(TUNING_SET, adapter)
     scored = []
     for shrinkage in SHRINKAGE_GRID:
-        candidate = spaces.learn(vectors, labels, shrinkage)
+        candidate = spaces.learn(vectors, labels, shrinkage, adapter=adapter)
         q = quality(candidate.apply(tuning), tuning_labels)
         print(f"shrinkage {shrinkage:g}: tuning BCubed F1 {q.f1:.3f} (P {q.precision:.3f} R {q.recall:.3f})")
         scored.append((round(q.f1, 3), -shrinkage))
     best = -max(scored)[1]
-    meta = {"labels_digest": labels_digest(), "themes": len(set(labels)), "claims": len(labels)}
-    spaces.save(spaces.learn(vectors, labels, best, meta), str(SPACE_FILE))
+    meta = {
+        "labels_digest": labels_digest(),
+        "themes": len(set(labels)),
+        "claims": len(labels),
+        "adapter_ideas": len(set(training_claims()[1])),
+        "adapter_claims": len(texts),
+    }
+    spaces.save(spaces.learn(vectors, labels, best, meta, adapter), str(SPACE_FILE))
     print(f"chose shrinkage {best:g}; wrote {SPACE_FILE.relative_to(ROOT)}")
 
 
@@ -113,8 +146,9 @@ def report_quality(options: ThemeOptions | None = None) -> None:
 
     space = default_space()
     for path in (THEME_SET, TUNING_SET):
-        vectors, labels = embedded(path)
-        for name, mapped in (("theme space", space.apply(vectors)), ("raw MiniLM", vectors)):
+        vectors, labels = embedded(path, space.adapter)
+        raw, _ = embedded(path)
+        for name, mapped in (("theme encoder + space", space.apply(vectors)), ("raw MiniLM", raw)):
             q = quality(mapped, labels, options)
             print(
                 f"{path.name}: {len(labels)} claims in {len(set(labels))} themes, {name}: BCubed precision "
@@ -207,8 +241,9 @@ def speed(sizes: list[int], repeat: int, with_bertopic: bool) -> None:
         labels_real += [f"{path.stem}:{x}" for x in lab]
     from cluster.embed import Embedder
 
+    space = default_space()
     raw = Embedder().encode(texts)
-    mapped = default_space().apply(raw)
+    mapped = space.apply(Embedder(adapter=space.adapter).encode(texts))
     start = time.perf_counter()
     q = quality(mapped, labels_real)
     print(
@@ -231,7 +266,7 @@ def incremental(days: int, per_day: int, docs_per_day: int) -> None:
 
     import pandas as pd
 
-    from cluster.embed import Embedder
+    from cluster.embed import theme_embedder
     from core.ids import text_hash
     from flows import stages
     from store.db import open_db
@@ -240,7 +275,8 @@ def incremental(days: int, per_day: int, docs_per_day: int) -> None:
     rng = np.random.default_rng(7)
     vocabulary = [f"w{i:04d}" for i in range(3_000)]
     theme_words = {t: rng.choice(vocabulary, size=6, replace=False).tolist() for t in set(truth.tolist())}
-    model = Embedder().name
+    embedder = theme_embedder()
+    model = embedder.name
     timings = []
     with tempfile.TemporaryDirectory() as folder:
         con = open_db(Path(folder) / "bench.duckdb")
@@ -293,7 +329,7 @@ def incremental(days: int, per_day: int, docs_per_day: int) -> None:
                 con.unregister(name)
             con.execute("CHECKPOINT")  # the day's inserts are written out before the stage is timed
             start = time.perf_counter()
-            counts = stages.themes_stage(con, Embedder(), day)
+            counts = stages.themes_stage(con, embedder, day)
             timings.append(time.perf_counter() - start)
             if d in (0, 1, 6, 7, 13, 14, 29) or d == days - 1:
                 print(

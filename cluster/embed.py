@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from cluster.adapter import Adapter, digest, merge
 from core.errors import UndercurrentError
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -72,7 +73,7 @@ def _sorted_batches(texts: Sequence[str], batch_size: int) -> list[np.ndarray]:
 class TorchEncoder:
     """sentence-transformers (CUDA when available)."""
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, adapter: Adapter | None = None) -> None:
         _offline()
         import torch
         from sentence_transformers import SentenceTransformer
@@ -82,6 +83,8 @@ class TorchEncoder:
         transformers_logging.set_verbosity_error()
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.model = SentenceTransformer(str(model_path()), device=self.device)
+        if adapter:
+            merge(self.model[0].auto_model, adapter)
         self.batch_size = batch_size
         if self.device == "cuda":  # half precision and big length-sorted batches: the GPU's arithmetic, not its waits
             self.model.half()
@@ -113,7 +116,7 @@ class CudaEncoder:
     TOKEN_BUDGET = 1 << 16
     AHEAD = 8  # batches prepared ahead of the GPU
 
-    def __init__(self, device: str = "cuda") -> None:
+    def __init__(self, device: str = "cuda", adapter: Adapter | None = None) -> None:
         """``device`` "cpu" runs the same code in fp32 on the CPU (for tests on machines without a GPU)."""
         _offline()
         import torch
@@ -133,7 +136,10 @@ class CudaEncoder:
         self.device = device
         # eager attention: with padding masks PyTorch's fused kernel fell back to a path 3x slower on an H100
         dtype = torch.float16 if device == "cuda" else torch.float32
-        self.model = AutoModel.from_pretrained(path, dtype=dtype, attn_implementation="eager").to(device).eval()
+        model = AutoModel.from_pretrained(path, dtype=torch.float32, attn_implementation="eager")
+        if adapter:
+            merge(model, adapter)  # in fp32, then the cast: the update is not rounded twice
+        self.model = model.to(device=device, dtype=dtype).eval()
 
     def batches(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Index batches in order of length, each within the token budget (tokens estimated from characters)."""
@@ -237,15 +243,16 @@ def _atomic_write(target: Path, write: Any) -> None:
         os.replace(staging, target)
 
 
-def export_onnx(folder: Path) -> dict[str, Any]:
-    """Export MiniLM to ONNX (fp32), quantise its weights to int8, and measure both against the torch path.
+def export_onnx(folder: Path, adapter: Adapter | None = None) -> dict[str, Any]:
+    """Export MiniLM (with ``adapter`` merged, if any) to ONNX (fp32), quantise its weights to int8, and measure
+    both against the torch path.
 
     Returns the manifest (also written as ``manifest.json``): file names and agreement figures.
     """
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    reference = TorchEncoder()
+    reference = TorchEncoder(adapter=adapter)
     bert = reference.model[0].auto_model.eval().to("cpu")
 
     class _Network(torch.nn.Module):
@@ -283,7 +290,7 @@ def export_onnx(folder: Path) -> dict[str, Any]:
     def quantise(path: Path) -> None:
         root = logging.getLogger()
         level = root.level
-        root.setLevel(logging.WARNING)  # the quantiser logs every tensor it skips at INFO on the root logger
+        root.setLevel(logging.ERROR)  # the quantiser logs every tensor it skips, and advice, on the root logger
         try:
             quantize_dynamic(str(folder / "model.onnx"), str(path), weight_type=QuantType.QInt8, per_channel=True)
         finally:
@@ -306,15 +313,16 @@ def export_onnx(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def fast_model() -> tuple[Path, str] | None:
+def fast_model(adapter: Adapter | None = None) -> tuple[Path, str] | None:
     """(ONNX file, variant) of the best exported model that agrees with the torch path, exporting it once."""
-    folder = cache_root() / "models" / f"{MODEL_NAME}-{_versions_key()}"
+    theme = f"-theme-{digest(adapter)}" if adapter else ""
+    folder = cache_root() / "models" / f"{MODEL_NAME}{theme}-{_versions_key()}"
     manifest_path = folder / "manifest.json"
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     else:
         log.info("exporting the embedding model to ONNX (once) in %s", folder)
-        manifest = export_onnx(folder)
+        manifest = export_onnx(folder, adapter)
     for variant in ("int8", "fp32"):
         entry = manifest["files"].get(variant)
         if entry and entry["mean_cosine"] >= MIN_AGREEMENT and (folder / entry["file"]).exists():
@@ -325,11 +333,14 @@ def fast_model() -> tuple[Path, str] | None:
 class Embedder:
     """Normalised sentence vectors; batches sorted by length. Loads nothing from the network.
 
-    ``name`` keys the vector cache: the model plus the path that computed the vectors.
+    ``name`` keys the vector cache: the model (with its theme adapter, if any) plus the path that computed the
+    vectors.
     """
 
-    def __init__(self, batch_size: int = 64, backend: str | None = None) -> None:
+    def __init__(self, batch_size: int = 64, backend: str | None = None, adapter: Adapter | None = None) -> None:
         self.batch_size = batch_size
+        self.adapter = adapter or None
+        self.model_name = f"{MODEL_NAME}+theme-{digest(adapter)}" if adapter else MODEL_NAME
         self.backend = backend or os.environ.get("UNDERCURRENT_EMBEDDER", "auto")
         if self.backend not in ("auto", "torch", "onnx"):
             raise UndercurrentError(f"UNDERCURRENT_EMBEDDER must be auto, torch or onnx, not {self.backend!r}")
@@ -344,18 +355,18 @@ class Embedder:
             found = None
             if use_onnx:
                 try:
-                    found = fast_model()
+                    found = fast_model(self.adapter)
                 except Exception as exc:  # an export that fails must not stop a run: the torch path still works
                     if self.backend == "onnx":
                         raise UndercurrentError(f"cannot prepare the ONNX embedding model: {exc}") from exc
                     log.warning("ONNX embedding path unavailable (%s); using sentence-transformers", exc)
             if found is not None:
                 self._onnx, variant = found
-                self._name = f"{MODEL_NAME}+onnx-{variant}"
+                self._name = f"{self.model_name}+onnx-{variant}"
             elif self.backend == "auto" and _cuda():
-                self._name = f"{MODEL_NAME}+cuda-fp16"
+                self._name = f"{self.model_name}+cuda-fp16"
             else:
-                self._name = MODEL_NAME
+                self._name = self.model_name
         return self._name
 
     def _load(self) -> Any:
@@ -364,9 +375,9 @@ class Embedder:
             if self._onnx:
                 self._encoder = OnnxEncoder(self._onnx, self.batch_size)
             elif self.backend == "auto" and _cuda():
-                self._encoder = CudaEncoder()
+                self._encoder = CudaEncoder(adapter=self.adapter)
             else:
-                self._encoder = TorchEncoder(self.batch_size)
+                self._encoder = TorchEncoder(self.batch_size, self.adapter)
         return self._encoder
 
     @property
@@ -391,12 +402,21 @@ def _cuda() -> bool:
     return bool(torch.cuda.is_available())
 
 
-_SHARED: Embedder | None = None
+_SHARED: dict[str, Embedder] = {}
 
 
 def shared_embedder() -> Embedder:
-    """One embedder per process, so the claims and themes stages load the model once."""
-    global _SHARED
-    if _SHARED is None:
-        _SHARED = Embedder()
-    return _SHARED
+    """One embedder per process, so every stage and run in it loads the model once."""
+    if "base" not in _SHARED:
+        _SHARED["base"] = Embedder()
+    return _SHARED["base"]
+
+
+def theme_embedder() -> Embedder:
+    """The theme encoder (MiniLM with the shipped theme space's adapter), one per process: themes are grouped in
+    its vectors, claims are judged and searched in plain MiniLM's."""
+    from cluster.space import default_space
+
+    if "theme" not in _SHARED:
+        _SHARED["theme"] = Embedder(adapter=default_space().adapter)
+    return _SHARED["theme"]

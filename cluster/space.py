@@ -7,7 +7,11 @@ whitened against the spread *within* a theme (within-class covariance normalisat
 paraphrases of one idea differ (who is named, spoken or written style, hedging) count for less, and the rest
 for more. Vectors are normalised again afterwards; cosine in the theme space is what clustering uses.
 
-The map ships as ``theme_space.npz`` next to this module, with the digest of the labels it was learned from.
+Since the theme encoder (``cluster.adapter``) the vectors mapped are the adapted network's, not plain MiniLM's:
+the adapter ships in the same file as the map learned over its vectors, and the space's ``name`` covers both, so
+a change of either recomputes stored centroids.
+
+The file is ``theme_space.npz`` next to this module, with the digest of the labels it was learned from.
 ``bench/themes.py train`` rebuilds it.
 """
 
@@ -15,12 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
 import numpy as np
+
+from cluster.adapter import Adapter, digest
 
 
 @dataclass(frozen=True)
@@ -28,13 +34,16 @@ class ThemeSpace:
     mean: np.ndarray  # (d,)
     projection: np.ndarray  # (d, d)
     meta: dict[str, Any]
+    adapter: Adapter = field(default_factory=dict)  # the theme encoder's (empty: plain MiniLM vectors)
 
     @cached_property
     def name(self) -> str:
         """Short id of this map: stored with theme centroids, so centroids from another map are recomputed."""
-        digest = hashlib.blake2b(self.projection.tobytes(), digest_size=6)
-        digest.update(self.mean.tobytes())
-        return f"wccn-{digest.hexdigest()}"
+        hasher = hashlib.blake2b(self.projection.tobytes(), digest_size=6)
+        hasher.update(self.mean.tobytes())
+        if self.adapter:
+            hasher.update(digest(self.adapter).encode())
+        return f"wccn-{hasher.hexdigest()}"
 
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         """Vectors in the theme space, unit length (float32)."""
@@ -45,7 +54,13 @@ class ThemeSpace:
         return (mapped / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
-def learn(vectors: np.ndarray, labels: list[str], shrinkage: float, meta: dict[str, Any] | None = None) -> ThemeSpace:
+def learn(
+    vectors: np.ndarray,
+    labels: list[str],
+    shrinkage: float,
+    meta: dict[str, Any] | None = None,
+    adapter: Adapter | None = None,
+) -> ThemeSpace:
     """Within-class covariance normalisation: whiten against the scatter of claims around their theme's mean.
 
     ``shrinkage`` is added to the covariance's diagonal (a ridge), which keeps rare directions from being blown
@@ -57,16 +72,28 @@ def learn(vectors: np.ndarray, labels: list[str], shrinkage: float, meta: dict[s
     within = deviations.T @ deviations / len(deviations)
     values, basis = np.linalg.eigh(within + shrinkage * np.eye(vectors.shape[1]))
     projection = (basis * values**-0.5) @ basis.T
-    return ThemeSpace(mean.astype(np.float32), projection.astype(np.float32), dict(meta or {}, shrinkage=shrinkage))
+    return ThemeSpace(
+        mean.astype(np.float32),
+        projection.astype(np.float32),
+        dict(meta or {}, shrinkage=shrinkage),
+        dict(adapter or {}),
+    )
+
+
+ADAPTER_PREFIX = "adapter/"
 
 
 def save(space: ThemeSpace, path: str) -> None:
-    np.savez_compressed(path, mean=space.mean, projection=space.projection, meta=np.array(json.dumps(space.meta)))
+    adapter = {ADAPTER_PREFIX + key: value for key, value in space.adapter.items()}
+    np.savez_compressed(
+        path, mean=space.mean, projection=space.projection, meta=np.array(json.dumps(space.meta)), **adapter
+    )
 
 
 def load(source: Any) -> ThemeSpace:
     with np.load(source, allow_pickle=False) as data:
-        return ThemeSpace(data["mean"], data["projection"], json.loads(str(data["meta"])))
+        adapter = {key[len(ADAPTER_PREFIX) :]: data[key] for key in data.files if key.startswith(ADAPTER_PREFIX)}
+        return ThemeSpace(data["mean"], data["projection"], json.loads(str(data["meta"])), adapter)
 
 
 @lru_cache(maxsize=1)

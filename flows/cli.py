@@ -562,12 +562,12 @@ def merge(ctx: click.Context, db: str | None, old: int, new: int) -> None:
 def recluster(ctx: click.Context, db: str | None) -> None:
     """Cluster every claim afresh and map the result onto the existing theme ids (merges, splits and new themes
     are recorded in theme_changes; no theme is renumbered)."""
-    from cluster.embed import shared_embedder
+    from cluster.embed import theme_embedder
     from flows.stages import recluster_stage
     from store.db import connect, utc_now
 
     with connect(_settings(db=db or ctx.obj["db"]).db, must_exist=True) as con:
-        counts = recluster_stage(con, shared_embedder(), utc_now().date())
+        counts = recluster_stage(con, theme_embedder(), utc_now().date())
     click.echo(
         f"{counts['claims_moved']} claims moved, {counts['themes_merged']} themes merged, "
         f"{counts['themes_created']} themes created"

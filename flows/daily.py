@@ -18,7 +18,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
-from cluster.embed import shared_embedder
+from cluster.embed import shared_embedder, theme_embedder
 from core.settings import Settings, load_settings
 from digest.delivery import Mailer, OutboxMailer, SmtpMailer
 from digest.render import Rendered
@@ -111,9 +111,9 @@ def themes_task(paths: RunPaths, run_date: date) -> dict[str, Any]:
     """The day's claims into themes; then, when due, the periodic full re-clustering (ids kept)."""
     settings = settings_for(paths)
     with connect(paths.db) as con:
-        counts: dict[str, Any] = dict(stages.themes_stage(con, shared_embedder(), run_date))
+        counts: dict[str, Any] = dict(stages.themes_stage(con, theme_embedder(), run_date))
         if stages.recluster_due(con, run_date, settings.recluster_days):
-            reclustered = stages.recluster_stage(con, shared_embedder(), run_date)
+            reclustered = stages.recluster_stage(con, theme_embedder(), run_date)
             counts.update({f"recluster_{key}": value for key, value in reclustered.items()})
     return counts
 

@@ -13,6 +13,7 @@ import duckdb
 import numpy as np
 
 from cluster import labels as labelling
+from cluster.adapter import digest
 from cluster.embed import Embedder
 from cluster.metrics import BASELINE_DAYS, day_metrics
 from cluster.space import ThemeSpace, default_space
@@ -214,6 +215,7 @@ def themes_stage(
     """
     options = options or ThemeOptions()
     space = space or default_space()
+    check_encoder(embedder, space)
     refreshed = refresh_centroids(con, embedder, space)
     if themestore.terms_missing(con):  # a database from before term counts were kept: count them once
         with transaction(con):
@@ -259,6 +261,14 @@ def themes_stage(
     return counts
 
 
+def check_encoder(embedder: Embedder, space: ThemeSpace) -> None:
+    """Themes are grouped in the vectors of the encoder the space was learned over, never another's."""
+    wanted = digest(space.adapter) if space.adapter else None
+    given = digest(embedder.adapter) if embedder.adapter else None
+    if wanted != given:
+        raise ValueError(f"the theme space needs the theme encoder {wanted}, not {given}: use theme_embedder()")
+
+
 def refresh_centroids(con: duckdb.DuckDBPyConnection, embedder: Embedder, space: ThemeSpace) -> int:
     """Recompute the centroids computed in another theme space (once, after the shipped space changes)."""
     stale = themestore.stale_members(con, space.name)
@@ -293,6 +303,7 @@ def recluster_stage(
     change is recorded in theme_changes. Claims the clustering leaves as noise keep their theme."""
     options = options or ThemeOptions()
     space = space or default_space()
+    check_encoder(embedder, space)
     rows = themestore.live_claims(con)
     if not rows:
         return {"claims_moved": 0, "themes_merged": 0, "themes_created": 0}

@@ -76,10 +76,14 @@ def signature(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def vector_model(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The embedding path that vectorised the most claims (all are MiniLM; their vectors agree, cosine >= 0.99)."""
+    """The embedding path that vectorised the most claims (all are MiniLM; their vectors agree, cosine >= 0.99).
+
+    The theme encoder's vectors (``+theme-`` in the name) are for grouping themes, not for matching a query that
+    plain MiniLM embeds, so they never count.
+    """
     row = con.execute(
         "SELECT e.model FROM claims c JOIN embeddings e ON e.text_hash = sha256(c.text) "
-        "GROUP BY e.model ORDER BY count(*) DESC, e.model LIMIT 1"
+        "WHERE e.model NOT LIKE '%+theme-%' GROUP BY e.model ORDER BY count(*) DESC, e.model LIMIT 1"
     ).fetchone()
     return row[0] if row else None
 

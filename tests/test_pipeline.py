@@ -118,14 +118,14 @@ def test_material_processed_after_a_brief_reaches_the_next_one(sample_db: Path, 
     """A same-date rerun that brings new documents reuses its brief; the next date's brief carries them."""
     from datetime import timedelta
 
-    from cluster.embed import Embedder
+    from cluster.embed import theme_embedder
     from extract.fetch import MirrorFetcher
     from flows.demo import SAMPLE_DATE
     from flows.ingestion import ingest_paths
     from flows.stages import claims_stage, digest_stage, themes_stage
     from store.db import connect
 
-    embedder = Embedder()
+    embedder = theme_embedder()
     with connect(sample_db) as con:
         before = con.execute("SELECT html FROM digests").fetchall()
         report = ingest_paths(con, [str(shared / "seeds")], MirrorFetcher("https://none.invalid/", shared))

@@ -1,7 +1,8 @@
 """Theme quality on the labelled theme sets, with the real embedding model and the shipped theme space.
 
 ``labels/themes/themes.jsonl`` is the evaluation set (never used to learn or choose anything);
-``tuning.jsonl`` chose the clusterer's settings and the space's shrinkage; ``train.jsonl`` taught the space.
+``tuning.jsonl`` chose the clusterer's settings and the space's shrinkage; ``train.jsonl`` and ``families.jsonl``
+taught the theme encoder's adapter, and ``train.jsonl`` the space.
 """
 
 from __future__ import annotations
@@ -12,24 +13,24 @@ import numpy as np
 import pytest
 
 from bench.themes import THEME_SET, TUNING_SET, grouping, labelled_claims, labels_digest, quality
-from cluster.embed import Embedder
+from cluster.embed import Embedder, theme_embedder
 from cluster.space import default_space
 
 # Floors, pinned: lowering one needs a reason in the commit that does it.
-EVAL_F1 = 0.68
-TUNING_F1 = 0.88
+EVAL_F1 = 0.69
+TUNING_F1 = 0.93
 
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return Embedder()
+    return theme_embedder()
 
 
 @pytest.fixture(scope="module")
 def evaluation(embedder: Embedder) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
     texts, labels = labelled_claims(THEME_SET)
-    raw = embedder.encode(texts)
-    return texts, labels, raw, default_space().apply(raw)
+    raw = Embedder().encode(texts)  # plain MiniLM, for comparison
+    return texts, labels, raw, default_space().apply(embedder.encode(texts))
 
 
 def test_the_shipped_space_was_learned_from_the_current_labels() -> None:
@@ -41,8 +42,8 @@ def test_bcubed_floor_on_the_evaluation_set(evaluation: tuple) -> None:
     ours = quality(mapped, labels)
     assert ours.f1 >= EVAL_F1, ours
     assert ours.unthemed_share <= 0.15
-    # the theme space is what lifts it: MiniLM vectors alone group by topic (0.54 when measured)
-    assert ours.f1 >= quality(raw, labels).f1 + 0.1
+    # the theme encoder and space are what lift it: MiniLM vectors alone group by topic (0.54 when measured)
+    assert ours.f1 >= quality(raw, labels).f1 + 0.15
 
 
 def test_bcubed_floor_on_the_tuning_set(embedder: Embedder) -> None:

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from cluster.embed import shared_embedder
+from cluster.embed import theme_embedder
 from flows.demo import SAMPLE_DATE
 from flows.stages import recluster_due, recluster_stage, relabel, themes_stage
 from store import themes as themestore
@@ -52,7 +52,7 @@ def test_centroids_from_another_theme_space_are_recomputed_once(sample_db: Path)
     con = duckdb.connect(str(sample_db))
     live = con.execute("SELECT count(*) FROM themes WHERE merged_into IS NULL").fetchone()[0]
     con.execute("UPDATE themes SET space = 'an-older-space'")
-    counts = themes_stage(con, shared_embedder(), SAMPLE_DATE + timedelta(days=1))
+    counts = themes_stage(con, theme_embedder(), SAMPLE_DATE + timedelta(days=1))
     assert counts["theme_centroids_refreshed"] == live
     spaces = con.execute("SELECT DISTINCT space FROM themes WHERE merged_into IS NULL").fetchall()
     assert len(spaces) == 1 and spaces[0][0].startswith("wccn-")
@@ -60,7 +60,7 @@ def test_centroids_from_another_theme_space_are_recomputed_once(sample_db: Path)
         np.linalg.norm(c) for (c,) in con.execute("SELECT centroid FROM themes WHERE centroid IS NOT NULL").fetchall()
     ]
     assert np.allclose(norms, 1.0, atol=1e-4)
-    again = themes_stage(con, shared_embedder(), SAMPLE_DATE + timedelta(days=2))
+    again = themes_stage(con, theme_embedder(), SAMPLE_DATE + timedelta(days=2))
     assert "theme_centroids_refreshed" not in again
     con.close()
 
@@ -76,7 +76,7 @@ def test_reclustering_falls_due_every_few_days_and_keeps_operator_labels(sample_
     ).fetchone()[0]
     assert themestore.rename_theme(con, theme_id, "Open weights as a loss leader")
     day = first_theme + timedelta(days=7)
-    recluster_stage(con, shared_embedder(), day)
+    recluster_stage(con, theme_embedder(), day)
     assert con.execute("SELECT run_date FROM theme_reclusters").fetchall() == [(day,)]
     assert not recluster_due(con, day + timedelta(days=6), 7)
     assert recluster_due(con, day + timedelta(days=7), 7)
@@ -91,7 +91,7 @@ def test_a_database_from_before_term_counts_gets_them_once(sample_db: Path) -> N
     con = duckdb.connect(str(sample_db))
     con.execute("DELETE FROM theme_terms")  # as a database upgraded from before they were kept
     day = SAMPLE_DATE + timedelta(days=1)
-    themes_stage(con, shared_embedder(), day)
+    themes_stage(con, theme_embedder(), day)
     after_stage = con.execute("SELECT * FROM theme_terms ORDER BY ALL").fetchall()
     labels = _keywords(con)
     relabel(con)  # counting every claim from scratch gives the same: the stage counted all, not one day's

@@ -1,0 +1,89 @@
+"""The theme encoder: MiniLM with the shipped low-rank adapter on its last layer (``cluster.adapter``)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.themes import FAMILY_SET
+from cluster import adapter as adapters
+from cluster.embed import Embedder, TorchEncoder, calibration_sentences, model_path, theme_embedder
+from cluster.space import default_space, load, save
+from flows.stages import check_encoder
+
+
+def test_batches_set_whole_families_side_by_side() -> None:
+    labels = [f"f{f}-idea{i}" for f in range(3) for i in range(4) for _ in range(5)]
+    families = {label: label.split("-")[0] for label in labels}
+    first = adapters.batches(labels, families, random.Random(3), themes=4, per_theme=4)
+    assert first == adapters.batches(labels, families, random.Random(3), themes=4, per_theme=4)
+    assert len(first) == 3
+    for batch in first:
+        assert len(batch) == 16 and len(set(batch)) == 16
+        ideas = [labels[i] for i in batch]
+        assert len(set(ideas)) == 4 and all(ideas.count(x) == 4 for x in set(ideas))
+        assert len({families[x] for x in ideas}) == 1  # its negatives are its family's other ideas
+    assert sorted(i for batch in first for i in batch) != list(range(len(labels)))  # a sample, not every claim
+
+
+def test_the_shipped_adapter_is_what_the_theme_embedder_runs() -> None:
+    space = default_space()
+    assert len(space.adapter) == 2 * len(adapters.LINEARS)
+    for name in adapters.LINEARS:
+        assert space.adapter[f"{name}.A"].shape[0] == adapters.RANK == space.adapter[f"{name}.B"].shape[1]
+    embedder = theme_embedder()
+    assert embedder.adapter is space.adapter
+    assert f"+theme-{adapters.digest(space.adapter)}" in embedder.name
+    assert embedder.name != Embedder().name  # its vectors are cached apart from plain MiniLM's
+    check_encoder(embedder, space)
+    with pytest.raises(ValueError, match="theme encoder"):
+        check_encoder(Embedder(), space)
+
+
+def test_the_space_file_round_trips_with_its_adapter(tmp_path: Path) -> None:
+    space = default_space()
+    save(space, str(tmp_path / "space.npz"))
+    again = load(tmp_path / "space.npz")
+    assert again.name == space.name
+    assert all(np.array_equal(again.adapter[k], space.adapter[k]) for k in space.adapter)
+    changed = dict(space.adapter)
+    changed["output.dense.B"] = changed["output.dense.B"] * 1.01
+    assert type(space)(space.mean, space.projection, space.meta, changed).name != space.name
+
+
+def test_every_path_runs_the_adapted_network() -> None:
+    sentences = calibration_sentences()
+    adapter = default_space().adapter
+    fast = theme_embedder().encode(sentences)  # ONNX (int8 when it agrees) on this machine
+    reference = TorchEncoder(adapter=adapter).encode(sentences)
+    plain = Embedder().encode(sentences)
+    assert float((fast * reference).sum(axis=1).mean()) >= 0.99
+    # the adapter moves the vectors: what it learned is not a rounding error away from MiniLM
+    assert float((reference * plain).sum(axis=1).mean()) < 0.95
+
+
+def test_training_lowers_the_contrastive_loss_on_a_small_set() -> None:
+    texts, labels, families = [], [], {}
+    for line in FAMILY_SET.read_text(encoding="utf-8").splitlines()[:8]:  # two families of four ideas
+        item = json.loads(line)
+        texts += item["claims"]
+        labels += [item["theme"]] * len(item["claims"])
+        families[item["theme"]] = item["family"]
+    losses: list[float] = []
+    learned = adapters.train(
+        str(model_path()),
+        texts,
+        labels,
+        families,
+        epochs=4,
+        themes=4,
+        per_theme=4,
+        report=lambda _, x: losses.append(x),
+    )
+    assert len(losses) == 4 and losses[-1] < losses[0]
+    assert set(learned) == set(default_space().adapter)
+    assert any(np.abs(learned[f"{name}.B"]).max() > 0 for name in adapters.LINEARS)  # B starts at zero
