@@ -39,6 +39,8 @@ def test_the_shipped_adapter_is_what_the_theme_embedder_runs() -> None:
     assert embedder.adapter is space.adapter
     assert f"+theme-{adapters.digest(space.adapter)}" in embedder.name
     assert embedder.name != Embedder().name  # its vectors are cached apart from plain MiniLM's
+    if "+onnx-" in embedder.name:
+        assert embedder.name.endswith("+onnx-fp32")  # never int8: the rounding blurs what it was taught
     check_encoder(embedder, space)
     with pytest.raises(ValueError, match="theme encoder"):
         check_encoder(Embedder(), space)

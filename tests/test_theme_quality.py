@@ -17,7 +17,7 @@ from cluster.embed import Embedder, theme_embedder
 from cluster.space import default_space
 
 # Floors, pinned: lowering one needs a reason in the commit that does it.
-EVAL_F1 = 0.69
+EVAL_F1 = 0.74
 TUNING_F1 = 0.93
 
 
