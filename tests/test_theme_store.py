@@ -90,6 +90,19 @@ def test_reclustering_falls_due_every_few_days_and_keeps_operator_labels(sample_
 def test_a_database_from_before_term_counts_gets_them_once(sample_db: Path) -> None:
     con = duckdb.connect(str(sample_db))
     con.execute("DELETE FROM theme_terms")  # as a database upgraded from before they were kept
+    # two claims of each of the two largest themes arrive again as new claims, so that the day touches themes
+    returning = [
+        claim_id
+        for (claim_id,) in con.execute(
+            "SELECT t.claim_id FROM claim_themes t JOIN claims c USING (claim_id) JOIN themes th USING (theme_id) "
+            "WHERE c.same_as IS NULL AND t.claim_id <> th.representative_claim_id AND t.theme_id IN "
+            "  (SELECT theme_id FROM claim_themes GROUP BY theme_id ORDER BY count(*) DESC, theme_id LIMIT 2) "
+            "QUALIFY row_number() OVER (PARTITION BY t.theme_id ORDER BY t.similarity DESC, t.claim_id) <= 2"
+        ).fetchall()
+    ]
+    assert len(returning) == 4
+    con.execute("DELETE FROM claim_themes WHERE claim_id IN (SELECT unnest(?))", [returning])
+    con.execute("UPDATE claims SET themed_on = NULL WHERE claim_id IN (SELECT unnest(?))", [returning])
     day = SAMPLE_DATE + timedelta(days=1)
     themes_stage(con, theme_embedder(), day)
     after_stage = con.execute("SELECT * FROM theme_terms ORDER BY ALL").fetchall()
