@@ -8,8 +8,9 @@ last transformer layer (55k numbers beside the model's 22.7M), learned with a su
 labelled groups of paraphrases: ``labels/themes/train.jsonl`` and ``families.jsonl``, whose families of four
 ideas about the same actors give each batch its hard negatives. Everything below the last layer is unchanged.
 
-``train`` learns an adapter (seeded, CPU, about a minute); ``merge`` adds it to a loaded model's weights, so every
-embedding path (sentence-transformers, the CUDA encoder, the ONNX export) runs the adapted network unchanged.
+``train`` learns an adapter (seeded; about two minutes on two CPU cores); ``merge`` adds it to a loaded model's
+weights, so every embedding path (sentence-transformers, the CUDA encoder, the ONNX export) runs the adapted
+network unchanged.
 """
 
 from __future__ import annotations
