@@ -11,7 +11,16 @@ import pytest
 
 from bench.themes import FAMILY_SET
 from cluster import adapter as adapters
-from cluster.embed import CudaEncoder, Embedder, TorchEncoder, calibration_sentences, model_path, theme_embedder
+from cluster.embed import (
+    MODEL_NAME,
+    CudaEncoder,
+    Embedder,
+    TorchEncoder,
+    cache_root,
+    calibration_sentences,
+    model_path,
+    theme_embedder,
+)
 from cluster.space import default_space, load, save
 from flows.stages import check_encoder
 
@@ -41,6 +50,9 @@ def test_the_shipped_adapter_is_what_the_theme_embedder_runs() -> None:
     assert embedder.name != Embedder().name  # its vectors are cached apart from plain MiniLM's
     if "+onnx-" in embedder.name:
         assert embedder.name.endswith("+onnx-fp32")  # never int8: the rounding blurs what it was taught
+        folder = f"{MODEL_NAME}-theme-{adapters.digest(space.adapter)}-*"
+        (manifest,) = [json.loads(p.read_text()) for p in (cache_root() / "models").glob(f"{folder}/manifest.json")]
+        assert set(manifest["files"]) == {"fp32"} and manifest["files"]["fp32"]["mean_cosine"] >= 0.999
     check_encoder(embedder, space)
     with pytest.raises(ValueError, match="theme encoder"):
         check_encoder(Embedder(), space)
