@@ -308,7 +308,7 @@ def export_onnx(folder: Path, adapter: Adapter | None = None) -> dict[str, Any]:
         variants.insert(0, ("int8", "model.int8.onnx"))
     sentences = calibration_sentences()
     truth = reference.encode(sentences)
-    manifest: dict[str, Any] = {"model": MODEL_NAME, "files": {}}
+    manifest: dict[str, Any] = {"model": MODEL_NAME, "adapter": digest(adapter) if adapter else None, "files": {}}
     for variant, name in variants:
         vectors = OnnxEncoder(folder / name).encode(sentences)
         cosines = (vectors * truth).sum(axis=1)

@@ -111,6 +111,7 @@ def themes_task(paths: RunPaths, run_date: date) -> dict[str, Any]:
     """The day's claims into themes; then, when due, the periodic full re-clustering (ids kept)."""
     settings = settings_for(paths)
     with connect(paths.db) as con:
+        stages.claim_vectors_stage(con, shared_embedder(), run_date)  # for search, in plain MiniLM
         counts: dict[str, Any] = dict(stages.themes_stage(con, theme_embedder(), run_date))
         if stages.recluster_due(con, run_date, settings.recluster_days):
             reclustered = stages.recluster_stage(con, theme_embedder(), run_date)

@@ -2,7 +2,7 @@
 
 Workers get plain documents and send back claims and the sentence vectors they computed; they never open the
 database. The flow stays the single DuckDB writer: it stores each document's claims in document order (so links
-between repeated claims come out as in a local run) and caches the vectors, which the themes stage then finds.
+between repeated claims come out as in a local run) and caches the vectors, as a local claims stage would.
 
 ``dask_address`` is a scheduler address (``tcp://10.0.0.5:8786``) or ``local`` / ``local:N`` for a temporary
 cluster of N worker processes on this machine.

@@ -201,6 +201,18 @@ def embed_with_cache(
     return np.stack([cached[h] for h in hashes])
 
 
+def claim_vectors_stage(con: duckdb.DuckDBPyConnection, embedder: Embedder, run_date: date) -> None:
+    """Plain MiniLM vectors for the claims the themes stage is about to consider.
+
+    Search ranks claims by these vectors. The claims stage caches the vectors of the sentences it judged, but a
+    claim's text may differ from its sentence (an anaphoric claim carries the sentence before it; markup is
+    removed), and with the LLM judge no sentence is embedded at all: so the claims themselves are embedded here,
+    once each (cached ones are not embedded again).
+    """
+    pending = themestore.unthemed_claims(con, run_date, ThemeOptions().retry_days)
+    vectors_for(con, embedder, [text for _, text in pending])
+
+
 def themes_stage(
     con: duckdb.DuckDBPyConnection,
     embedder: Embedder,

@@ -288,8 +288,15 @@ def test_semantic_ranking_equals_a_brute_force_ranking_over_the_database(sample_
     with duckdb.connect(str(sample_db), read_only=True) as con:
         found = con.execute(
             "SELECT c.claim_id, e.vector::FLOAT[384] AS vector FROM claims c "
-            "JOIN embeddings e ON e.text_hash = sha256(c.text) WHERE c.same_as IS NULL"
+            "JOIN embeddings e ON e.text_hash = sha256(c.text) AND e.model = ? WHERE c.same_as IS NULL",
+            [Embedder().name],
         ).fetchnumpy()
+        unsearchable = con.execute(
+            "SELECT count(*) FROM claims c WHERE c.same_as IS NULL AND NOT EXISTS (SELECT 1 FROM embeddings e "
+            "WHERE e.text_hash = sha256(c.text) AND e.model = ?)",
+            [Embedder().name],
+        ).fetchone()[0]
+    assert unsearchable == 0  # every claim has a plain MiniLM vector, whatever the sentence it came from
     scores = np.stack(found["vector"]) @ query
     expected = sorted(zip(found["claim_id"], scores, strict=True), key=lambda p: (-p[1], p[0]))[:10]
     assert [h.claim_id for h in hits] == [str(c) for c, _ in expected]

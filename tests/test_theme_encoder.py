@@ -12,12 +12,11 @@ import pytest
 from bench.themes import FAMILY_SET
 from cluster import adapter as adapters
 from cluster.embed import (
-    MODEL_NAME,
     CudaEncoder,
     Embedder,
     TorchEncoder,
-    cache_root,
     calibration_sentences,
+    fast_model,
     model_path,
     theme_embedder,
 )
@@ -50,9 +49,11 @@ def test_the_shipped_adapter_is_what_the_theme_embedder_runs() -> None:
     assert embedder.name != Embedder().name  # its vectors are cached apart from plain MiniLM's
     if "+onnx-" in embedder.name:
         assert embedder.name.endswith("+onnx-fp32")  # never int8: the rounding blurs what it was taught
-        folder = f"{MODEL_NAME}-theme-{adapters.digest(space.adapter)}-*"
-        (manifest,) = [json.loads(p.read_text()) for p in (cache_root() / "models").glob(f"{folder}/manifest.json")]
-        assert set(manifest["files"]) == {"fp32"} and manifest["files"]["fp32"]["mean_cosine"] >= 0.999
+        found = fast_model(space.adapter)
+        assert found is not None and found[1] == "fp32" and f"-theme-{adapters.digest(space.adapter)}-" in str(found[0])
+        manifest = json.loads((found[0].parent / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["adapter"] == adapters.digest(space.adapter)
+        assert manifest["files"]["fp32"]["mean_cosine"] >= 0.999
     check_encoder(embedder, space)
     with pytest.raises(ValueError, match="theme encoder"):
         check_encoder(Embedder(), space)
