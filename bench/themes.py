@@ -117,7 +117,8 @@ def train() -> None:
     from cluster.embed import model_path
 
     texts, labels, families = training_claims()
-    print(f"adapter: {len(texts)} claims of {len(set(labels))} ideas ({len(set(families.values()))} families)")
+    ideas = len(set(labels))
+    print(f"adapter: {len(texts)} claims of {ideas} ideas ({len(set(families.values()))} families)")
     adapter = adapters.train(
         str(model_path()), texts, labels, families, report=lambda e, loss: print(f"  epoch {e}: loss {loss:.3f}")
     )
@@ -134,7 +135,7 @@ def train() -> None:
         "labels_digest": labels_digest(),
         "themes": len(set(labels)),
         "claims": len(labels),
-        "adapter_ideas": len(set(training_claims()[1])),
+        "adapter_ideas": ideas,
         "adapter_claims": len(texts),
     }
     spaces.save(spaces.learn(vectors, labels, best, meta, adapter), str(SPACE_FILE))

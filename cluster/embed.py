@@ -348,7 +348,8 @@ class Embedder:
     def __init__(self, batch_size: int = 64, backend: str | None = None, adapter: Adapter | None = None) -> None:
         self.batch_size = batch_size
         self.adapter = adapter or None
-        self.model_name = f"{MODEL_NAME}+theme-{digest(adapter)}" if adapter else MODEL_NAME
+        self.adapter_digest = digest(adapter) if adapter else None
+        self.model_name = f"{MODEL_NAME}+theme-{self.adapter_digest}" if adapter else MODEL_NAME
         self.backend = backend or os.environ.get("UNDERCURRENT_EMBEDDER", "auto")
         if self.backend not in ("auto", "torch", "onnx"):
             raise UndercurrentError(f"UNDERCURRENT_EMBEDDER must be auto, torch or onnx, not {self.backend!r}")

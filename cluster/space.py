@@ -41,9 +41,14 @@ class ThemeSpace:
         """Short id of this map: stored with theme centroids, so centroids from another map are recomputed."""
         hasher = hashlib.blake2b(self.projection.tobytes(), digest_size=6)
         hasher.update(self.mean.tobytes())
-        if self.adapter:
-            hasher.update(digest(self.adapter).encode())
+        if self.adapter_digest:
+            hasher.update(self.adapter_digest.encode())
         return f"wccn-{hasher.hexdigest()}"
+
+    @cached_property
+    def adapter_digest(self) -> str | None:
+        """Which theme encoder the map was learned over (None: plain MiniLM)."""
+        return digest(self.adapter) if self.adapter else None
 
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         """Vectors in the theme space, unit length (float32)."""

@@ -13,7 +13,6 @@ import duckdb
 import numpy as np
 
 from cluster import labels as labelling
-from cluster.adapter import digest
 from cluster.embed import Embedder
 from cluster.metrics import BASELINE_DAYS, day_metrics
 from cluster.space import ThemeSpace, default_space
@@ -275,10 +274,11 @@ def themes_stage(
 
 def check_encoder(embedder: Embedder, space: ThemeSpace) -> None:
     """Themes are grouped in the vectors of the encoder the space was learned over, never another's."""
-    wanted = digest(space.adapter) if space.adapter else None
-    given = digest(embedder.adapter) if embedder.adapter else None
-    if wanted != given:
-        raise ValueError(f"the theme space needs the theme encoder {wanted}, not {given}: use theme_embedder()")
+    if embedder.adapter_digest != space.adapter_digest:
+        raise ValueError(
+            f"the theme space needs the theme encoder {space.adapter_digest}, not {embedder.adapter_digest}: "
+            "use theme_embedder()"
+        )
 
 
 def refresh_centroids(con: duckdb.DuckDBPyConnection, embedder: Embedder, space: ThemeSpace) -> int:
