@@ -1,7 +1,8 @@
 """Themes: quality on the labelled sets, clustering speed at 20k/100k claims, and the cost of a day over 30 days.
 
     .venv/bin/python bench/themes.py quality      # BCubed precision/recall/F1 on labels/themes, raw vs theme space
-    .venv/bin/python bench/themes.py train        # relearn cluster/theme_space.npz from labels/themes/train.jsonl
+    .venv/bin/python bench/themes.py train        # relearn the theme encoder and space (cluster/theme_space.npz)
+    .venv/bin/python bench/themes.py holdout      # the same recipe, a quarter of the families held out and grouped
     .venv/bin/python bench/themes.py speed        # 20k and 100k claims: ours vs BERTopic (UMAP + HDBSCAN)
     .venv/bin/python bench/themes.py incremental  # 30 days of 3,000 claims: the themes stage's time per day
 
@@ -35,6 +36,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from cluster.metrics import bcubed  # noqa: E402
+from cluster.space import ThemeSpace  # noqa: E402
 from cluster.themes import ThemeOptions, plan  # noqa: E402
 
 THEME_SET = ROOT / "labels" / "themes" / "themes.jsonl"
@@ -109,37 +111,75 @@ def embedded(path: Path, adapter: dict[str, np.ndarray] | None = None) -> tuple[
     return Embedder(adapter=adapter).encode(texts), labels
 
 
-def train() -> None:
-    """Learn the theme encoder's adapter from train.jsonl and families.jsonl, then the theme space over its vectors
-    of train.jsonl; choose the space's shrinkage on tuning.jsonl (BCubed F1 of a first run)."""
+def learn_encoder(
+    texts: list[str], labels: list[str], families: dict[str, str]
+) -> tuple[dict[str, np.ndarray], ThemeSpace]:
+    """The theme encoder's adapter learned from these claims, then the theme space over its vectors of
+    train.jsonl, its shrinkage chosen on tuning.jsonl (BCubed F1 of a first run)."""
     from cluster import adapter as adapters
     from cluster import space as spaces
     from cluster.embed import model_path
+    from extract.actors import generalise_actors
 
-    texts, labels, families = training_claims()
     ideas = len(set(labels))
-    print(f"adapter: {len(texts)} claims of {ideas} ideas ({len(set(families.values()))} families)")
+    print(f"adapter: {len(texts)} claims of {ideas} ideas ({len(set(families.values()))} families)", flush=True)
     adapter = adapters.train(
-        str(model_path()), texts, labels, families, report=lambda e, loss: print(f"  epoch {e}: loss {loss:.3f}")
+        str(model_path()),
+        texts,
+        labels,
+        families,
+        augment=generalise_actors,
+        report=lambda e, loss: print(f"  epoch {e}: loss {loss:.3f}", flush=True),
     )
-    vectors, labels = embedded(TRAINING_SET, adapter)
+    vectors, space_labels = embedded(TRAINING_SET, adapter)
     tuning, tuning_labels = embedded(TUNING_SET, adapter)
     scored = []
     for shrinkage in SHRINKAGE_GRID:
-        candidate = spaces.learn(vectors, labels, shrinkage, adapter=adapter)
+        candidate = spaces.learn(vectors, space_labels, shrinkage, adapter=adapter)
         q = quality(candidate.apply(tuning), tuning_labels)
         print(f"shrinkage {shrinkage:g}: tuning BCubed F1 {q.f1:.3f} (P {q.precision:.3f} R {q.recall:.3f})")
         scored.append((round(q.f1, 3), -shrinkage))
     best = -max(scored)[1]
     meta = {
         "labels_digest": labels_digest(),
-        "themes": len(set(labels)),
-        "claims": len(labels),
+        "themes": len(set(space_labels)),
+        "claims": len(space_labels),
         "adapter_ideas": ideas,
         "adapter_claims": len(texts),
     }
-    spaces.save(spaces.learn(vectors, labels, best, meta, adapter), str(SPACE_FILE))
-    print(f"chose shrinkage {best:g}; wrote {SPACE_FILE.relative_to(ROOT)}")
+    print(f"chose shrinkage {best:g}")
+    return adapter, spaces.learn(vectors, space_labels, best, meta, adapter)
+
+
+def train() -> None:
+    """Learn the theme encoder and space from train.jsonl and families.jsonl; write cluster/theme_space.npz."""
+    from cluster import space as spaces
+
+    _, space = learn_encoder(*training_claims())
+    spaces.save(space, str(SPACE_FILE))
+    print(f"wrote {SPACE_FILE.relative_to(ROOT)}")
+
+
+def holdout(every: int = 4) -> None:
+    """Check the training recipe on ideas it never saw: hold every ``every``-th family of families.jsonl out of
+    training, learn encoder and space from the rest, and group the held-out families' claims (all on one day)."""
+    from cluster.embed import Embedder
+
+    texts, labels, families = training_claims()
+    held = set(sorted(set(families.values()))[::every])
+    kept = [i for i, label in enumerate(labels) if families.get(label) not in held]
+    _, space = learn_encoder([texts[i] for i in kept], [labels[i] for i in kept], families)
+    out = [i for i in range(len(labels)) if i not in set(kept)]
+    held_texts, held_labels = [texts[i] for i in out], [labels[i] for i in out]
+    ours = space.apply(Embedder(adapter=space.adapter).encode(held_texts))
+    raw = Embedder().encode(held_texts)
+    for name, vectors in (("theme encoder + space", ours), ("raw MiniLM", raw)):
+        q = quality(vectors, held_labels)
+        print(
+            f"{len(held)} held-out families ({len(set(held_labels))} ideas, {len(held_labels)} claims), {name}: "
+            f"BCubed precision {q.precision:.3f}, recall {q.recall:.3f}, F1 {q.f1:.3f}; {q.themes} themes found, "
+            f"unthemed share {q.unthemed_share:.2f}"
+        )
 
 
 def report_quality(options: ThemeOptions | None = None) -> None:
@@ -350,7 +390,7 @@ def incremental(days: int, per_day: int, docs_per_day: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("quality", "train", "speed", "incremental"))
+    parser.add_argument("command", choices=("quality", "train", "holdout", "speed", "incremental"))
     parser.add_argument("--sizes", default="20000,100000", help="speed: claim counts (comma-separated)")
     parser.add_argument("--repeat", type=int, default=3, help="speed: runs of ours per size (median)")
     parser.add_argument("--no-bertopic", action="store_true", help="speed: skip BERTopic")
@@ -359,6 +399,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "train":
         train()
+    elif args.command == "holdout":
+        holdout()
     elif args.command == "speed":
         speed([int(x) for x in args.sizes.split(",")], args.repeat, not args.no_bertopic)
     elif args.command == "incremental":

@@ -1,16 +1,21 @@
-"""The theme encoder: MiniLM with low-rank updates to its last layer, taught to tell ideas apart (compute only).
+"""The theme encoder: MiniLM fine-tuned to tell ideas apart, shipped as low-rank updates (compute only).
 
 MiniLM places claims by surface topic, and a linear map over its sentence vectors (``cluster.space``) can only
 re-weight what the vectors hold. Ideas that share actors and vocabulary ("Chinese labs give weights away to sell
 cloud" and "Chinese labs now keep their best models closed") need the network itself to weigh the words that
-carry the argument. The adapter adds a rank-``RANK`` update ``B @ A`` to each of the six weight matrices of the
-last transformer layer (55k numbers beside the model's 22.7M), learned with a supervised contrastive loss on
-labelled groups of paraphrases: ``labels/themes/train.jsonl`` and ``families.jsonl``, whose families of four
-ideas about the same actors give each batch its hard negatives. Everything below the last layer is unchanged.
+carry the argument.
 
-``train`` learns an adapter (seeded; about two minutes on two CPU cores); ``merge`` adds it to a loaded model's
-weights, so every embedding path (sentence-transformers, the CUDA encoder, the ONNX export) runs the adapted
-network unchanged.
+``train`` fine-tunes the six transformer layers (the token embeddings stay as they are) with a supervised
+contrastive loss on labelled groups of paraphrases: ``labels/themes/train.jsonl`` and ``families.jsonl``, whose
+families of four ideas about the same actors give each batch its hard negatives. Half the claims a batch sees
+have their named actors generalised ("Alibaba's Qwen" becomes "a Chinese firm", ``extract.actors``), so that which
+lab is named weighs less than what is said of it. What training changed is then compressed: each weight matrix's
+change is cut to its ``RANK`` largest singular directions (``B @ A``), biases and layer norms keep theirs whole.
+That is 1.4M numbers beside the model's 22.7M, and on held-out families it groups as well as the uncompressed
+fine-tune (rank 16 loses a little, 64 gains nothing).
+
+``merge`` adds the updates to a loaded model's weights, so every embedding path (sentence-transformers, the CUDA
+encoder, the ONNX export) runs the adapted network unchanged.
 """
 
 from __future__ import annotations
@@ -22,17 +27,11 @@ from typing import Any
 
 import numpy as np
 
-RANK = 8
-LINEARS = (
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "intermediate.dense",
-    "output.dense",
-)
+RANK = 32
 
-Adapter = dict[str, np.ndarray]  # "<linear>.A" (rank, in), "<linear>.B" (out, rank)
+# "<parameter>.A" (rank, in) and "<parameter>.B" (out, rank) for a weight matrix, "<parameter>.delta" for a bias
+# or a layer norm; parameters are named as in ``BertModel.encoder`` ("layer.5.attention.self.query.weight")
+Adapter = dict[str, np.ndarray]
 
 
 def digest(adapter: Adapter) -> str:
@@ -43,16 +42,45 @@ def digest(adapter: Adapter) -> str:
     return hasher.hexdigest()
 
 
+def updates(adapter: Adapter) -> dict[str, np.ndarray]:
+    """The change to each encoder parameter (float32), by its name."""
+    out: dict[str, np.ndarray] = {}
+    for key, value in adapter.items():
+        name, kind = key.rsplit(".", 1)
+        if kind == "delta":
+            out[name] = value.astype(np.float32)
+        elif kind == "B":
+            out[name] = value.astype(np.float32) @ adapter[f"{name}.A"].astype(np.float32)
+    return out
+
+
 def merge(bert: Any, adapter: Adapter) -> None:
-    """Add the adapter's updates to the last layer of a transformers BERT model, in place."""
+    """Add the adapter's updates to the encoder of a transformers BERT model, in place."""
     import torch
 
-    layer = bert.encoder.layer[-1]
+    parameters = dict(bert.encoder.named_parameters())
     with torch.no_grad():
-        for name in LINEARS:
-            module = layer.get_submodule(name)
-            update = torch.from_numpy(adapter[f"{name}.B"].astype(np.float32) @ adapter[f"{name}.A"].astype(np.float32))
-            module.weight += update.to(device=module.weight.device, dtype=module.weight.dtype)
+        for name, update in updates(adapter).items():
+            parameter = parameters[name]
+            parameter += torch.from_numpy(update).to(device=parameter.device, dtype=parameter.dtype)
+
+
+def compress(before: dict[str, Any], after: dict[str, Any], rank: int = RANK) -> Adapter:
+    """The change from ``before`` to ``after`` (torch tensors by name): weight matrices' cut to ``rank``."""
+    import torch
+
+    adapter: Adapter = {}
+    for name in sorted(after):
+        change = (after[name] - before[name]).double()
+        if not bool(change.abs().max() > 0):
+            continue
+        if change.dim() == 2:
+            u, s, vh = torch.linalg.svd(change, full_matrices=False)
+            adapter[f"{name}.A"] = vh[:rank].numpy().astype(np.float16)
+            adapter[f"{name}.B"] = (u[:, :rank] * s[:rank]).numpy().astype(np.float16)
+        else:
+            adapter[f"{name}.delta"] = change.numpy().astype(np.float16)
+    return adapter
 
 
 def batches(
@@ -84,15 +112,20 @@ def train(
     labels: Sequence[str],
     families: dict[str, str],
     *,
+    augment: Callable[[str], str] | None = None,
+    augment_share: float = 0.5,
     epochs: int = 8,
-    learning_rate: float = 1e-3,
+    learning_rate: float = 2e-5,
     temperature: float = 0.05,
     themes: int = 16,
     per_theme: int = 4,
+    rank: int = RANK,
     seed: int = 0,
     report: Callable[[int, float], None] | None = None,
 ) -> Adapter:
-    """Learn an adapter: supervised contrastive loss over batches of ``themes`` ideas x ``per_theme`` claims."""
+    """Fine-tune the encoder layers with a supervised contrastive loss over batches of ``themes`` ideas x
+    ``per_theme`` claims (``augment``: a variant of a claim, taken instead of it ``augment_share`` of the time);
+    return the change, compressed."""
     import torch
     from transformers import AutoModel, AutoTokenizer
 
@@ -102,21 +135,16 @@ def train(
     bert = AutoModel.from_pretrained(model_dir, dtype=torch.float32).train()
     for parameter in bert.parameters():
         parameter.requires_grad = False
-    layer = bert.encoder.layer[-1]
-    factors: dict[str, torch.nn.Parameter] = {}
-    for name in LINEARS:
-        module = layer.get_submodule(name)
-        a = torch.nn.Parameter(torch.randn(RANK, module.in_features) * 0.01)
-        b = torch.nn.Parameter(torch.zeros(module.out_features, RANK))
-        factors[f"{name}.A"], factors[f"{name}.B"] = a, b
-        module.register_forward_hook(lambda _m, inputs, output, a=a, b=b: output + (inputs[0] @ a.T) @ b.T)
-    optimiser = torch.optim.AdamW(list(factors.values()), lr=learning_rate)
+    for parameter in bert.encoder.parameters():
+        parameter.requires_grad = True
+    before = {name: p.detach().clone() for name, p in bert.encoder.named_parameters()}
+    variants = [augment(text) for text in texts] if augment else list(texts)
+    optimiser = torch.optim.AdamW(bert.encoder.parameters(), lr=learning_rate)
     for epoch in range(1, epochs + 1):
         losses = []
         for batch in batches(labels, families, rng, themes, per_theme):
-            encoded = tokenizer(
-                [texts[i] for i in batch], padding=True, truncation=True, max_length=256, return_tensors="pt"
-            )
+            chosen = [variants[i] if augment and rng.random() < augment_share else texts[i] for i in batch]
+            encoded = tokenizer(chosen, padding=True, truncation=True, max_length=256, return_tensors="pt")
             hidden = bert(**encoded).last_hidden_state
             mask = encoded["attention_mask"].unsqueeze(-1).float()
             vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=1)
@@ -131,7 +159,8 @@ def train(
             losses.append(loss.item())
         if report:
             report(epoch, float(np.mean(losses)))
-    return {key: value.detach().numpy().astype(np.float32) for key, value in factors.items()}
+    after = {name: p.detach() for name, p in bert.encoder.named_parameters()}
+    return compress(before, after, rank)
 
 
 def _label_ids(labels: list[str]) -> list[int]:

@@ -143,3 +143,30 @@ def entities_of(mentions: list[Mention]) -> tuple[str, ...]:
     for m in mentions:
         seen.setdefault(m.entity, None)
     return tuple(seen)
+
+
+_GENERIC = {CN: "a Chinese firm", US: "a US firm"}
+_COUNTRIES = {"China", "United States"}
+_JOINER = re.compile(r"['’]s\s+|\s+")
+
+
+def generalise_actors(text: str) -> str:
+    """The text with each named company, model, agency or person replaced by "a Chinese firm" or "a US firm".
+
+    Countries stay, and so do entities the product names but does not follow. "Alibaba's Qwen" becomes one
+    "a Chinese firm", not two. The theme encoder trains on such variants beside the originals, so that which lab
+    is named weighs less than what is said of it.
+    """
+    out: list[str] = []
+    last = 0
+    previous: str | None = None
+    for mention in find_mentions(text):
+        if mention.entity in _COUNTRIES or not mention.actor:
+            continue
+        word = _GENERIC[mention.actor]
+        gap = text[last : mention.start]
+        if not (previous == word and _JOINER.fullmatch(gap)):
+            out += [gap, word]
+        last, previous = mention.end, word
+    out.append(text[last:])
+    return "".join(out)

@@ -1,4 +1,4 @@
-"""The theme encoder: MiniLM with the shipped low-rank adapter on its last layer (``cluster.adapter``)."""
+"""The theme encoder: MiniLM with the shipped fine-tune, compressed to low-rank updates (``cluster.adapter``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from cluster.embed import (
     theme_embedder,
 )
 from cluster.space import default_space, load, save
+from extract.actors import generalise_actors
 from flows.stages import check_encoder
 
 
@@ -38,11 +39,46 @@ def test_batches_set_whole_families_side_by_side() -> None:
     assert adapters.batches(labels, families, random.Random(4), themes=4, per_theme=4) != first  # shuffled
 
 
+def test_compress_keeps_a_low_rank_change_and_drops_what_did_not_change() -> None:
+    torch = pytest.importorskip("torch")
+    generator = torch.Generator().manual_seed(0)
+    before = {
+        "layer.0.dense.weight": torch.randn(12, 8, generator=generator),
+        "layer.0.dense.bias": torch.randn(12, generator=generator),
+        "layer.0.norm.weight": torch.ones(8),
+    }
+    change = torch.randn(12, 2, generator=generator) @ torch.randn(2, 8, generator=generator)  # rank 2
+    after = dict(before)
+    after["layer.0.dense.weight"] = before["layer.0.dense.weight"] + change
+    after["layer.0.dense.bias"] = before["layer.0.dense.bias"] + 0.5
+    adapter = adapters.compress(before, after, rank=3)
+    assert set(adapter) == {"layer.0.dense.weight.A", "layer.0.dense.weight.B", "layer.0.dense.bias.delta"}
+    assert adapter["layer.0.dense.weight.A"].shape == (3, 8) and adapter["layer.0.dense.weight.B"].shape == (12, 3)
+    got = adapters.updates(adapter)
+    assert np.allclose(got["layer.0.dense.weight"], change.numpy(), atol=5e-3)  # stored in float16
+    assert np.allclose(got["layer.0.dense.bias"], 0.5)
+    cut = adapters.updates(adapters.compress(before, after, rank=1))["layer.0.dense.weight"]
+    assert not np.allclose(cut, change.numpy(), atol=5e-2)  # rank 1 cannot hold a rank-2 change
+
+
+def test_generalise_actors_names_sides_not_firms() -> None:
+    text = "Airbnb leans on Alibaba's Qwen rather than OpenAI, say investors in China and at TSMC."
+    assert generalise_actors(text) == (
+        "Airbnb leans on a Chinese firm rather than a US firm, say investors in China and at TSMC."
+    )
+    assert generalise_actors("Nothing named here.") == "Nothing named here."
+
+
 def test_the_shipped_adapter_is_what_the_theme_embedder_runs() -> None:
     space = default_space()
-    assert len(space.adapter) == 2 * len(adapters.LINEARS)
-    for name in adapters.LINEARS:
-        assert space.adapter[f"{name}.A"].shape[0] == adapters.RANK == space.adapter[f"{name}.B"].shape[1]
+    bert = TorchEncoder().model[0].auto_model
+    parameters = dict(bert.encoder.named_parameters())
+    changed = adapters.updates(space.adapter)
+    assert set(changed) == set(parameters)  # every encoder parameter, nothing else (the token embeddings stay)
+    for name, parameter in parameters.items():
+        assert changed[name].shape == tuple(parameter.shape)
+        if parameter.dim() == 2:
+            assert space.adapter[f"{name}.A"].shape[0] == adapters.RANK == space.adapter[f"{name}.B"].shape[1]
     embedder = theme_embedder()
     assert embedder.adapter is space.adapter
     assert f"+theme-{adapters.digest(space.adapter)}" in embedder.name
@@ -66,7 +102,8 @@ def test_the_space_file_round_trips_with_its_adapter(tmp_path: Path) -> None:
     assert again.name == space.name
     assert all(np.array_equal(again.adapter[k], space.adapter[k]) for k in space.adapter)
     changed = dict(space.adapter)
-    changed["output.dense.B"] = changed["output.dense.B"] * 1.01
+    key = sorted(changed)[0]
+    changed[key] = changed[key] * 1.01
     assert type(space)(space.mean, space.projection, space.meta, changed).name != space.name
 
 
@@ -96,11 +133,12 @@ def test_training_lowers_the_contrastive_loss_on_a_small_set() -> None:
         texts,
         labels,
         families,
+        augment=generalise_actors,
         epochs=4,
         themes=4,
         per_theme=4,
         report=lambda _, x: losses.append(x),
     )
     assert len(losses) == 4 and losses[-1] < losses[0]
-    assert set(learned) == set(default_space().adapter)
-    assert any(np.abs(learned[f"{name}.B"]).max() > 0 for name in adapters.LINEARS)  # B starts at zero
+    assert set(learned) == set(default_space().adapter)  # the shipped adapter's shape
+    assert all(np.abs(value).max() > 0 for value in learned.values())

@@ -17,7 +17,7 @@ from cluster.embed import Embedder, theme_embedder
 from cluster.space import default_space
 
 # Floors, pinned: lowering one needs a reason in the commit that does it.
-EVAL_F1 = 0.74
+EVAL_F1 = 0.76
 TUNING_F1 = 0.93
 
 
@@ -42,8 +42,8 @@ def test_bcubed_floor_on_the_evaluation_set(evaluation: tuple) -> None:
     ours = quality(mapped, labels)
     assert ours.f1 >= EVAL_F1, ours
     assert ours.unthemed_share <= 0.15
-    # the theme encoder and space are what lift it: MiniLM vectors alone group by topic (0.54 when measured)
-    assert ours.f1 >= quality(raw, labels).f1 + 0.15
+    # the theme encoder and space are what lift it: MiniLM vectors alone group by topic (0.53 when measured)
+    assert ours.f1 >= quality(raw, labels).f1 + 0.2
 
 
 def test_bcubed_floor_on_the_tuning_set(embedder: Embedder) -> None:
