@@ -112,7 +112,7 @@ def embedded(path: Path, adapter: dict[str, np.ndarray] | None = None) -> tuple[
 
 
 def learn_encoder(
-    texts: list[str], labels: list[str], families: dict[str, str]
+    texts: list[str], labels: list[str], families: dict[str, str], seed: int = 0
 ) -> tuple[dict[str, np.ndarray], ThemeSpace]:
     """The theme encoder's adapter learned from these claims, then the theme space over its vectors of
     train.jsonl, its shrinkage chosen on tuning.jsonl (BCubed F1 of a first run)."""
@@ -129,6 +129,7 @@ def learn_encoder(
         labels,
         families,
         augment=generalise_actors,
+        seed=seed,
         report=lambda e, loss: print(f"  epoch {e}: loss {loss:.3f}", flush=True),
     )
     vectors, space_labels = embedded(TRAINING_SET, adapter)
@@ -160,7 +161,7 @@ def train() -> None:
     print(f"wrote {SPACE_FILE.relative_to(ROOT)}")
 
 
-def holdout(every: int = 4) -> None:
+def holdout(every: int = 4, seed: int = 0) -> None:
     """Check the training recipe on ideas it never saw: hold every ``every``-th family of families.jsonl out of
     training, learn encoder and space from the rest, and group the held-out families' claims (all on one day)."""
     from cluster.embed import Embedder
@@ -168,7 +169,7 @@ def holdout(every: int = 4) -> None:
     texts, labels, families = training_claims()
     held = set(sorted(set(families.values()))[::every])
     kept = [i for i, label in enumerate(labels) if families.get(label) not in held]
-    _, space = learn_encoder([texts[i] for i in kept], [labels[i] for i in kept], families)
+    _, space = learn_encoder([texts[i] for i in kept], [labels[i] for i in kept], families, seed)
     out = [i for i in range(len(labels)) if i not in set(kept)]
     held_texts, held_labels = [texts[i] for i in out], [labels[i] for i in out]
     ours = space.apply(Embedder(adapter=space.adapter).encode(held_texts))
@@ -396,11 +397,12 @@ def main() -> None:
     parser.add_argument("--no-bertopic", action="store_true", help="speed: skip BERTopic")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--per-day", type=int, default=3_000)
+    parser.add_argument("--seed", type=int, default=0, help="holdout: the training seed (train always uses 0)")
     args = parser.parse_args()
     if args.command == "train":
         train()
     elif args.command == "holdout":
-        holdout()
+        holdout(seed=args.seed)
     elif args.command == "speed":
         speed([int(x) for x in args.sizes.split(",")], args.repeat, not args.no_bertopic)
     elif args.command == "incremental":
