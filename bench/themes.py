@@ -170,7 +170,7 @@ def holdout(every: int = 4, seed: int = 0) -> None:
     held = set(sorted(set(families.values()))[::every])
     kept = [i for i, label in enumerate(labels) if families.get(label) not in held]
     _, space = learn_encoder([texts[i] for i in kept], [labels[i] for i in kept], families, seed)
-    out = [i for i in range(len(labels)) if i not in set(kept)]
+    out = sorted(set(range(len(labels))) - set(kept))
     held_texts, held_labels = [texts[i] for i in out], [labels[i] for i in out]
     ours = space.apply(Embedder(adapter=space.adapter).encode(held_texts))
     raw = Embedder().encode(held_texts)
