@@ -138,12 +138,12 @@ def train(
     for parameter in bert.encoder.parameters():
         parameter.requires_grad = True
     before = {name: p.detach().clone() for name, p in bert.encoder.named_parameters()}
-    variants = [augment(text) for text in texts] if augment else list(texts)
+    variants = [augment(text) for text in texts] if augment else None
     optimiser = torch.optim.AdamW(bert.encoder.parameters(), lr=learning_rate)
     for epoch in range(1, epochs + 1):
         losses = []
         for batch in batches(labels, families, rng, themes, per_theme):
-            chosen = [variants[i] if augment and rng.random() < augment_share else texts[i] for i in batch]
+            chosen = [variants[i] if variants and rng.random() < augment_share else texts[i] for i in batch]
             encoded = tokenizer(chosen, padding=True, truncation=True, max_length=256, return_tensors="pt")
             hidden = bert(**encoded).last_hidden_state
             mask = encoded["attention_mask"].unsqueeze(-1).float()

@@ -40,7 +40,8 @@ def test_batches_set_whole_families_side_by_side() -> None:
 
 
 def test_compress_keeps_a_low_rank_change_and_drops_what_did_not_change() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
+
     generator = torch.Generator().manual_seed(0)
     before = {
         "layer.0.dense.weight": torch.randn(12, 8, generator=generator),
