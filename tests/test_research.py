@@ -262,18 +262,26 @@ def test_theme_show_and_plot(capsys: pytest.CaptureFixture[str], sample_db: Path
 
 
 def test_the_readme_questions_run_on_the_sample(sample_db: Path) -> None:
+    """Each question's query runs, and the table the README shows under it is what the query returns first."""
     section = re.search(r"^## Questions answered in SQL\n(.*?)(?=^## )", README, re.S | re.M)
     assert section, "README lacks its 'Questions answered in SQL' section"
-    blocks = re.findall(r"```sql\n(.*?)```", section.group(1), re.S)
+    parts = re.split(r"```sql\n(.*?)```", section.group(1), flags=re.S)
+    blocks = list(zip(parts[1::2], parts[2::2], strict=True))  # (query, the text up to the next query)
     assert len(blocks) >= 5
-    answers = section.group(1)
-    for sql in blocks:
+    for sql, answer in blocks:
         rows = _rows(sample_db, sql)
         assert rows, sql
-        first_row = [str(v) for v in rows[0][:2]]
-        assert any(all(cell in line for cell in first_row) for line in answers.splitlines()), (
-            f"the README's answer is stale for:\n{sql}\nfirst row now: {rows[0]}"
-        )
+        shown = [
+            [cell.strip() for cell in line.strip().strip("|").split("|")[:2]]
+            for line in answer.splitlines()
+            if line.startswith("|") and not line.startswith("|---")
+        ][1:]  # the header row names the columns
+        assert shown, f"no table under:\n{sql}"
+        for row, expected in zip(rows, shown, strict=False):
+            cells = [str(v) for v in row[:2]]
+            assert all(e in c or c in e for c, e in zip(cells, expected, strict=True)), (
+                f"the README's answer is stale for:\n{sql}\nrow now: {row}, README shows: {expected}"
+            )
 
 
 def test_semantic_ranking_equals_a_brute_force_ranking_over_the_database(sample_db: Path) -> None:
