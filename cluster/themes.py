@@ -93,8 +93,8 @@ def consensus(views: Sequence[np.ndarray], options: ThemeOptions) -> np.ndarray:
     by how often the runs put them together (average linkage over the share of runs, cut at
     ``consensus_cut``); groups under ``min_cluster_size`` are noise.
 
-    One HDBSCAN result at this scale hangs on knife edges: a change of settings, or of the vectors in the
-    sixth decimal, can merge two sibling ideas or split one. What most runs agree on is steadier, and on the
+    One HDBSCAN result at this scale hangs on knife edges: a change of settings, or of the vectors' last
+    digits, can merge two sibling ideas or split one. What most runs agree on is steadier, and on the
     labelled sets it is also closer to the labels (``bench/themes.py quality``). Rows must come in a fixed
     order (the caller's canonical one): ties between equal shares are broken by position.
     """
