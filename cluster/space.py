@@ -13,7 +13,7 @@ a change of either recomputes stored centroids.
 
 Clustering looks at the claims through several whitenings at once (``views``): the same within-class scatter with
 ridges over two orders of magnitude, the shipped one first. Which ridge suits a day's claims best is a guess that
-a single HDBSCAN run's result hangs on; a consensus over all of them does not (``cluster.themes.consensus``).
+a single HDBSCAN run's result hangs on; a consensus over all of them hangs on it less (``cluster.themes.consensus``).
 
 The file is ``theme_space.npz`` next to this module, with the digest of the labels it was learned from.
 ``bench/themes.py train`` rebuilds it.
