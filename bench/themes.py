@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import json
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,32 +74,20 @@ class Quality:
     unthemed_share: float
 
 
-def grouping(vectors: np.ndarray, options: ThemeOptions | None = None, views: Sequence[np.ndarray] = ()) -> list[int]:
-    """The theme each claim lands in (-1: unthemed) when all of them arrive on one day (``views``: the claims'
-    other views, ``ThemeSpace.views`` after the first)."""
-    empty = np.zeros((0, vectors.shape[1]), dtype=np.float32)
-    result = plan(vectors, empty, options or ThemeOptions(), views)
+def grouping(vectors: np.ndarray, options: ThemeOptions | None = None) -> list[int]:
+    """The theme each claim lands in (-1: unthemed) when all of them arrive on one day."""
+    result = plan(vectors, np.zeros((0, vectors.shape[1]), dtype=np.float32), options or ThemeOptions())
     targets = [-1] * len(vectors)
     for i, (target, _) in result.assignments.items():
         targets[i] = target
     return targets
 
 
-def quality(
-    vectors: np.ndarray, labels: list[str], options: ThemeOptions | None = None, views: Sequence[np.ndarray] = ()
-) -> Quality:
-    targets = grouping(vectors, options, views)
+def quality(vectors: np.ndarray, labels: list[str], options: ThemeOptions | None = None) -> Quality:
+    targets = grouping(vectors, options)
     precision, recall, f1 = bcubed(labels, targets)
     themes = len({t for t in targets if t >= 0})
     return Quality(precision, recall, f1, themes, sum(t < 0 for t in targets) / len(targets))
-
-
-def space_quality(
-    space: ThemeSpace, vectors: np.ndarray, labels: list[str], options: ThemeOptions | None = None
-) -> Quality:
-    """Quality of the grouping in ``space`` of encoder vectors, with all of the space's views."""
-    first, *others = space.views(vectors)
-    return quality(first, labels, options, others)
 
 
 def training_claims() -> tuple[list[str], list[str], dict[str, str]]:
@@ -149,8 +136,8 @@ def learn_encoder(
     tuning, tuning_labels = embedded(TUNING_SET, adapter)
     scored = []
     for shrinkage in SHRINKAGE_GRID:
-        candidate = spaces.learn(vectors, space_labels, shrinkage, adapter=adapter, views=SHRINKAGE_GRID)
-        q = space_quality(candidate, tuning, tuning_labels)
+        candidate = spaces.learn(vectors, space_labels, shrinkage, adapter=adapter)
+        q = quality(candidate.apply(tuning), tuning_labels)
         print(f"shrinkage {shrinkage:g}: tuning BCubed F1 {q.f1:.3f} (P {q.precision:.3f} R {q.recall:.3f})")
         scored.append((round(q.f1, 3), -shrinkage))
     best = -max(scored)[1]
@@ -162,7 +149,7 @@ def learn_encoder(
         "adapter_claims": len(texts),
     }
     print(f"chose shrinkage {best:g}")
-    return adapter, spaces.learn(vectors, space_labels, best, meta, adapter, SHRINKAGE_GRID)
+    return adapter, spaces.learn(vectors, space_labels, best, meta, adapter)
 
 
 def train() -> None:
@@ -185,9 +172,10 @@ def holdout(every: int = 4, seed: int = 0) -> None:
     _, space = learn_encoder([texts[i] for i in kept], [labels[i] for i in kept], families, seed)
     out = sorted(set(range(len(labels))) - set(kept))
     held_texts, held_labels = [texts[i] for i in out], [labels[i] for i in out]
-    ours = space_quality(space, Embedder(adapter=space.adapter).encode(held_texts), held_labels)
-    raw = quality(Embedder().encode(held_texts), held_labels)
-    for name, q in (("theme encoder + space", ours), ("raw MiniLM", raw)):
+    ours = space.apply(Embedder(adapter=space.adapter).encode(held_texts))
+    raw = Embedder().encode(held_texts)
+    for name, vectors in (("theme encoder + space", ours), ("raw MiniLM", raw)):
+        q = quality(vectors, held_labels)
         print(
             f"{len(held)} held-out families ({len(set(held_labels))} ideas, {len(held_labels)} claims), {name}: "
             f"BCubed precision {q.precision:.3f}, recall {q.recall:.3f}, F1 {q.f1:.3f}; {q.themes} themes found, "
@@ -202,11 +190,8 @@ def report_quality(options: ThemeOptions | None = None) -> None:
     for path in (THEME_SET, TUNING_SET):
         vectors, labels = embedded(path, space.adapter)
         raw, _ = embedded(path)
-        qualities = (
-            ("theme encoder + space", space_quality(space, vectors, labels, options)),
-            ("raw MiniLM", quality(raw, labels, options)),
-        )
-        for name, q in qualities:
+        for name, mapped in (("theme encoder + space", space.apply(vectors)), ("raw MiniLM", raw)):
+            q = quality(mapped, labels, options)
             print(
                 f"{path.name}: {len(labels)} claims in {len(set(labels))} themes, {name}: BCubed precision "
                 f"{q.precision:.3f}, recall {q.recall:.3f}, F1 {q.f1:.3f}; {q.themes} themes found, "
@@ -300,10 +285,9 @@ def speed(sizes: list[int], repeat: int, with_bertopic: bool) -> None:
 
     space = default_space()
     raw = Embedder().encode(texts)
-    encoded = Embedder(adapter=space.adapter).encode(texts)
-    mapped = space.apply(encoded)
+    mapped = space.apply(Embedder(adapter=space.adapter).encode(texts))
     start = time.perf_counter()
-    q = space_quality(space, encoded, labels_real)
+    q = quality(mapped, labels_real)
     print(
         f"real claims ({len(texts)} in {len(set(labels_real))} labelled themes; the space was learned on "
         f"{TRAINING_SET.name}, part of them): ours {time.perf_counter() - start:.2f} s, BCubed F1 {q.f1:.3f}, "

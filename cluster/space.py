@@ -11,10 +11,6 @@ Since the theme encoder (``cluster.adapter``) the vectors mapped are the adapted
 the adapter ships in the same file as the map learned over its vectors, and the space's ``name`` covers both, so
 a change of either recomputes stored centroids.
 
-Clustering looks at the claims through several whitenings at once (``views``): the same within-class scatter with
-ridges over two orders of magnitude, the shipped one first. Which ridge suits a day's claims best is a guess that
-a single HDBSCAN run's result hangs on; a consensus over all of them hangs on it less (``cluster.themes.consensus``).
-
 The file is ``theme_space.npz`` next to this module, with the digest of the labels it was learned from.
 ``bench/themes.py train`` rebuilds it.
 """
@@ -39,7 +35,6 @@ class ThemeSpace:
     projection: np.ndarray  # (d, d)
     meta: dict[str, Any]
     adapter: Adapter = field(default_factory=dict)  # the theme encoder's (empty: plain MiniLM vectors)
-    within: np.ndarray | None = None  # (d, d) within-theme covariance the projection whitens against
 
     @cached_property
     def name(self) -> str:
@@ -59,25 +54,9 @@ class ThemeSpace:
         """Vectors in the theme space, unit length (float32)."""
         if len(vectors) == 0:
             return np.zeros((0, self.projection.shape[1]), dtype=np.float32)
-        return _unit((vectors.astype(np.float32) - self.mean) @ self.projection)
-
-    def views(self, vectors: np.ndarray) -> list[np.ndarray]:
-        """The vectors in this space (``apply``) and then in each other whitening of ``meta["views"]``."""
-        centred = vectors.astype(np.float32) - self.mean
-        return [self.apply(vectors), *(_unit(centred @ projection) for projection in self._other_projections)]
-
-    @cached_property
-    def _other_projections(self) -> list[np.ndarray]:
-        if self.within is None:
-            return []
-        values, basis = np.linalg.eigh(self.within.astype(np.float64))
-        ridges = [r for r in self.meta.get("views", []) if r != self.meta.get("shrinkage")]
-        return [((basis * np.maximum(values + r, 1e-12) ** -0.5) @ basis.T).astype(np.float32) for r in ridges]
-
-
-def _unit(mapped: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(mapped, axis=1, keepdims=True)
-    return (mapped / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+        mapped = (vectors.astype(np.float32) - self.mean) @ self.projection
+        norms = np.linalg.norm(mapped, axis=1, keepdims=True)
+        return (mapped / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
 
 def learn(
@@ -86,12 +65,11 @@ def learn(
     shrinkage: float,
     meta: dict[str, Any] | None = None,
     adapter: Adapter | None = None,
-    views: tuple[float, ...] = (),
 ) -> ThemeSpace:
     """Within-class covariance normalisation: whiten against the scatter of claims around their theme's mean.
 
     ``shrinkage`` is added to the covariance's diagonal (a ridge), which keeps rare directions from being blown
-    up by the inverse square root; ``views`` are the ridges of the other whitenings ``ThemeSpace.views`` gives.
+    up by the inverse square root.
     """
     array = np.asarray(labels)
     mean = vectors.mean(axis=0)
@@ -102,9 +80,8 @@ def learn(
     return ThemeSpace(
         mean.astype(np.float32),
         projection.astype(np.float32),
-        dict(meta or {}, shrinkage=shrinkage, views=[float(r) for r in views]),
+        dict(meta or {}, shrinkage=shrinkage),
         dict(adapter or {}),
-        within.astype(np.float32),
     )
 
 
@@ -112,19 +89,16 @@ ADAPTER_PREFIX = "adapter/"
 
 
 def save(space: ThemeSpace, path: str) -> None:
-    arrays = {ADAPTER_PREFIX + key: value for key, value in space.adapter.items()}
-    if space.within is not None:
-        arrays["within"] = space.within
+    adapter = {ADAPTER_PREFIX + key: value for key, value in space.adapter.items()}
     np.savez_compressed(
-        path, mean=space.mean, projection=space.projection, meta=np.array(json.dumps(space.meta)), **arrays
+        path, mean=space.mean, projection=space.projection, meta=np.array(json.dumps(space.meta)), **adapter
     )
 
 
 def load(source: Any) -> ThemeSpace:
     with np.load(source, allow_pickle=False) as data:
         adapter = {key[len(ADAPTER_PREFIX) :]: data[key] for key in data.files if key.startswith(ADAPTER_PREFIX)}
-        within = data["within"] if "within" in data.files else None
-        return ThemeSpace(data["mean"], data["projection"], json.loads(str(data["meta"])), adapter, within)
+        return ThemeSpace(data["mean"], data["projection"], json.loads(str(data["meta"])), adapter)
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -18,14 +17,6 @@ class ThemeOptions:
     neighbours: int = 15  # k of the k-nearest-neighbour graph HDBSCAN runs on
     large_from: int = 5_000  # from this many claims on, clusters are chosen for size (see ``for_size``)
     retry_days: int = 7  # unthemed claims get another chance on later runs for this many days
-    consensus_cut: float = 0.6  # groups of a consensus stay apart when together in under 40 % of its runs
-
-    def runs(self) -> list[ThemeOptions]:
-        """The HDBSCAN settings a consensus runs: cluster sizes one below to one above ``min_cluster_size``,
-        core distances at ``min_samples`` and one below (each at least what HDBSCAN accepts)."""
-        sizes = sorted({max(2, self.min_cluster_size + step) for step in (-1, 0, 1)})
-        samples = sorted({max(1, self.min_samples + step) for step in (-1, 0)})
-        return [replace(self, min_cluster_size=m, min_samples=k) for m in sizes for k in samples]
 
     def for_size(self, n: int) -> ThemeOptions:
         """Settings for clustering ``n`` claims at once.
@@ -67,63 +58,20 @@ def canonical_order(vectors: np.ndarray) -> np.ndarray:
     return np.array(sorted(range(len(keys)), key=keys.__getitem__), dtype=int)
 
 
-def discover(vectors: np.ndarray, options: ThemeOptions, views: Sequence[np.ndarray] = ()) -> np.ndarray:
-    """Cluster labels (-1 for noise), the same for the same vectors in any order: clustering runs in the
-    vectors' canonical order and clusters are numbered by their first member in that order.
-
-    Below ``large_from`` claims (a day's) this is the consensus of several HDBSCAN runs (``consensus``) over
-    ``vectors`` and the other ``views`` of the same claims (rows aligned: the theme space's other whitenings);
-    from ``large_from`` on, one HDBSCAN run with the settings for size.
-    """
-    sized = options.for_size(len(vectors))
-    if len(vectors) < max(sized.min_cluster_size, 2) + 1:
+def discover(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
+    """HDBSCAN cluster labels (-1 for noise), the same for the same vectors in any order: clustering runs in
+    the vectors' canonical order and clusters are numbered by their first member in that order."""
+    options = options.for_size(len(vectors))
+    if len(vectors) < max(options.min_cluster_size, 2) + 1:
         return np.full(len(vectors), -1)
     order = canonical_order(vectors)
-    if len(vectors) < options.large_from:
-        found = consensus([view[order] for view in (vectors, *views)], options)
-    else:
-        found = hdbscan_knn(vectors[order], sized)
+    canonical = _relabel_by_first_member(hdbscan_knn(vectors[order], options))
     labels = np.full(len(vectors), -1)
-    labels[order] = _relabel_by_first_member(found)
+    labels[order] = canonical
     return labels
 
 
-def consensus(views: Sequence[np.ndarray], options: ThemeOptions) -> np.ndarray:
-    """Evidence accumulation: HDBSCAN with each of ``options.runs()`` on each view, then the claims grouped
-    by how often the runs put them together (average linkage over the share of runs, cut at
-    ``consensus_cut``); groups under ``min_cluster_size`` are noise.
-
-    One HDBSCAN result at this scale hangs on knife edges: a change of settings, or of the vectors' last
-    digits, can merge two sibling ideas or split one. What most runs agree on is steadier, and on the
-    labelled sets it is also closer to the labels (``bench/themes.py quality``). Rows must come in a fixed
-    order (the caller's canonical one): ties between equal shares are broken by position.
-    """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.sparse import csr_matrix
-    from scipy.spatial.distance import squareform
-
-    n = len(views[0])
-    runs = [(view, run) for view in views for run in options.runs()]
-    k = min(n - 1, max(max(run.neighbours, run.min_samples + 1) for _, run in runs))
-    together = csr_matrix((n, n), dtype=np.float32)
-    found: tuple[np.ndarray, np.ndarray] | None = None
-    for number, (view, run) in enumerate(runs):
-        if number % len(options.runs()) == 0:  # one neighbour search per view serves all its runs
-            found = nearest_neighbours(np.ascontiguousarray(view, dtype=np.float32), k + 1)
-        labels = hdbscan_knn(view, run, found)
-        kept = np.flatnonzero(labels >= 0)
-        members = csr_matrix((np.ones(len(kept), dtype=np.float32), (kept, labels[kept])), shape=(n, n))
-        together = together + members @ members.T
-    shares = squareform(together.toarray(), checks=False).astype(np.float64) / len(runs)
-    tree = linkage(1.0 - shares, method="average")
-    groups = fcluster(tree, options.consensus_cut, criterion="distance")
-    sizes = np.bincount(groups)
-    return np.where(sizes[groups] >= options.min_cluster_size, groups, -1)
-
-
-def hdbscan_knn(
-    vectors: np.ndarray, options: ThemeOptions, found: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
+def hdbscan_knn(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
     """HDBSCAN* over unit vectors, its mutual-reachability spanning tree built from a k-nearest-neighbour graph
     instead of all n² pairs.
 
@@ -133,8 +81,7 @@ def hdbscan_knn(
     surroundings. Parts of the graph that the k-NN edges leave unconnected are joined at the top of the
     hierarchy. Neighbours come from ``nearest_neighbours`` (exact up to ``EXACT_BELOW`` vectors), so the cost
     is a neighbour search plus O(n k) graph work: seconds for 100k claims, where HDBSCAN on raw 384-d vectors
-    takes minutes at 30k. ``found``: the result of that search when the caller has it (``nearest_neighbours``
-    with at least ``k + 1`` columns), as a consensus does for its runs over one view.
+    takes minutes at 30k.
     """
     from hdbscan._hdbscan_linkage import label as single_linkage
     from hdbscan.hdbscan_ import _tree_to_labels
@@ -143,8 +90,8 @@ def hdbscan_knn(
 
     n = len(vectors)
     k = min(n - 1, max(options.neighbours, options.min_samples + 1))
-    sims, neighbours = found or nearest_neighbours(np.ascontiguousarray(vectors, dtype=np.float32), k + 1)
-    sims, neighbours = sims[:, : k + 1], neighbours[:, : k + 1]
+    data = np.ascontiguousarray(vectors, dtype=np.float32)
+    sims, neighbours = nearest_neighbours(data, k + 1)
     distances = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sims)).astype(np.float64)
     # column 0 is normally the point itself; an exact duplicate may come first instead, at distance 0 either way
     core = distances[:, min(options.min_samples, k)]
@@ -222,17 +169,14 @@ class ThemePlan:
     new_centroids: list[np.ndarray]
 
 
-def plan(
-    vectors: np.ndarray, existing: np.ndarray, options: ThemeOptions, views: Sequence[np.ndarray] = ()
-) -> ThemePlan:
-    """Join claims close to an existing theme; cluster the rest (with the other ``views`` of the claims, see
-    ``discover``); then let leftovers join any close theme."""
+def plan(vectors: np.ndarray, existing: np.ndarray, options: ThemeOptions) -> ThemePlan:
+    """Join claims close to an existing theme; cluster the rest; then let leftovers join any close theme."""
     canonical_rank = np.empty(len(vectors), dtype=int)
     canonical_rank[canonical_order(vectors)] = np.arange(len(vectors))
     nearest, sims = assign(vectors, existing, options.join_threshold)
     assignments = {i: (int(t), float(sims[i])) for i, t in enumerate(nearest) if t >= 0}
     rest = [i for i in range(len(vectors)) if i not in assignments]
-    labels = discover(vectors[rest], options, [view[rest] for view in views]) if rest else np.array([], dtype=int)
+    labels = discover(vectors[rest], options) if rest else np.array([], dtype=int)
     clusters = [[rest[j] for j in np.flatnonzero(labels == label)] for label in sorted(set(labels.tolist()) - {-1})]
     # centroids from members in canonical order, so that float sums do not depend on the input order
     clusters = [sorted(members, key=lambda i: canonical_rank[i]) for members in clusters] if clusters else clusters

@@ -232,9 +232,9 @@ def themes_stage(
         with transaction(con):
             relabel(con)
     pending = themestore.unthemed_claims(con, run_date, options.retry_days)
-    vectors, *views = space.views(vectors_for(con, embedder, [text for _, text in pending]))
+    vectors = space.apply(vectors_for(con, embedder, [text for _, text in pending]))
     theme_ids, centroids = themestore.theme_centroids(con, space.name)
-    result = plan(vectors, centroids, options, views)
+    result = plan(vectors, centroids, options)
     with transaction(con):
         first_new = themestore.next_theme_id(con)
         for number, middle in enumerate(result.new_centroids):
@@ -319,8 +319,8 @@ def recluster_stage(
     rows = themestore.live_claims(con)
     if not rows:
         return {"claims_moved": 0, "themes_merged": 0, "themes_created": 0}
-    vectors, *views = space.views(vectors_for(con, embedder, [text for _, text, _ in rows]))
-    result = remap([theme for _, _, theme in rows], discover(vectors, options, views))
+    vectors = space.apply(vectors_for(con, embedder, [text for _, text, _ in rows]))
+    result = remap([theme for _, _, theme in rows], discover(vectors, options))
     with transaction(con):
         first_new = themestore.next_theme_id(con)
         resolve = {-(k + 1): first_new + k for k in range(result.new_themes)}

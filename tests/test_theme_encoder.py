@@ -20,7 +20,7 @@ from cluster.embed import (
     model_path,
     theme_embedder,
 )
-from cluster.space import default_space, learn, load, save
+from cluster.space import default_space, load, save
 from extract.actors import generalise_actors
 from flows.stages import check_encoder
 
@@ -106,28 +106,6 @@ def test_the_space_file_round_trips_with_its_adapter(tmp_path: Path) -> None:
     key = sorted(changed)[0]
     changed[key] = changed[key] * 1.01
     assert type(space)(space.mean, space.projection, space.meta, changed).name != space.name
-    assert again.within is not None and np.array_equal(again.within, space.within)
-    assert again.meta["views"] == space.meta["views"]
-
-
-def test_the_spaces_views_are_its_whitening_with_each_ridge() -> None:
-    """The first view is the space itself; each other is the same within-theme whitening with another ridge,
-    as if learned with that shrinkage."""
-    from bench.themes import SHRINKAGE_GRID
-
-    rng = np.random.default_rng(0)
-    labels = [f"t{i % 12}" for i in range(120)]
-    vectors = rng.normal(size=(120, 24)) + 2 * rng.normal(size=(12, 24))[[i % 12 for i in range(120)]]
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    space = learn(vectors, labels, 0.003, views=SHRINKAGE_GRID)
-    views = space.views(vectors[:30])
-    assert len(views) == len(SHRINKAGE_GRID)
-    assert np.array_equal(views[0], space.apply(vectors[:30]))
-    others = [learn(vectors, labels, ridge).apply(vectors[:30]) for ridge in SHRINKAGE_GRID if ridge != 0.003]
-    for view, expected in zip(views[1:], others, strict=True):
-        assert np.allclose(view, expected, atol=1e-4)
-    assert not np.allclose(views[1], views[-1], atol=1e-2)  # the ridges do change the picture
-    assert learn(vectors, labels, 0.003).views(vectors[:30])[1:] == []
 
 
 def test_every_path_runs_the_adapted_network() -> None:

@@ -153,32 +153,6 @@ def test_knn_graph_hdbscan_finds_what_reference_hdbscan_finds() -> None:
     assert 0.05 < np.mean(ours < 0) < 0.2  # the scattered 10 % stay unthemed
 
 
-def test_a_consensus_keeps_what_most_views_agree_on() -> None:
-    """Two groups that most views show apart stay apart, though one view shows them as one; when most views
-    show them as one, they are one theme. The consensus runs each of its HDBSCAN settings on every view."""
-    from cluster.themes import discover
-
-    rng = np.random.default_rng(4)
-    centres = rng.normal(size=(4, 16))
-    labels = np.repeat(np.arange(4), 6)
-    apart = centres[labels] + rng.normal(scale=0.05, size=(24, 16))
-    together = centres[np.where(labels == 1, 0, labels)] + rng.normal(scale=0.05, size=(24, 16))
-    apart, together = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in (apart, together))
-    options = ThemeOptions()
-    assert len(options.runs()) == 6
-    assert {(r.min_cluster_size, r.min_samples) for r in options.runs()} == {(m, k) for m in (2, 3, 4) for k in (1, 2)}
-
-    def groups(found: np.ndarray) -> set[frozenset[int]]:
-        return {frozenset(np.flatnonzero(found == g).tolist()) for g in set(found.tolist()) - {-1}}
-
-    truth = {frozenset(np.flatnonzero(labels == g).tolist()) for g in range(4)}
-    merged = {frozenset(np.flatnonzero(labels <= 1).tolist())} | {t for t in truth if min(t) >= 12}
-    assert groups(discover(apart, options)) == truth
-    assert groups(discover(together, options)) == merged
-    assert groups(discover(apart, options, [apart, apart, together, apart])) == truth
-    assert groups(discover(apart, options, [together, together, apart, together])) == merged
-
-
 def test_settings_scale_with_the_number_of_claims() -> None:
     small = ThemeOptions()
     assert small.for_size(200) == small
