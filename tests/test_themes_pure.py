@@ -153,6 +153,28 @@ def test_knn_graph_hdbscan_finds_what_reference_hdbscan_finds() -> None:
     assert 0.05 < np.mean(ours < 0) < 0.2  # the scattered 10 % stay unthemed
 
 
+def test_an_idea_with_many_claims_in_a_day_stays_one_theme() -> None:
+    """Leaf clusters cut a large, even group into parts; their centroids coincide and they are merged back,
+    while groups that are merely near each other stay apart."""
+    from cluster.themes import merge_close
+
+    rng = np.random.default_rng(11)
+    centres = rng.normal(size=(4, 384))
+    vectors = np.vstack([c + rng.normal(scale=0.05, size=(60, 384)) for c in centres])
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    result = plan(vectors, np.zeros((0, 384), dtype=np.float32), ThemeOptions())
+    themes: dict[int, list[int]] = {}
+    for i, (target, _) in sorted(result.assignments.items()):
+        themes.setdefault(target, []).append(i)
+    assert sorted(themes.values()) == [list(range(k * 60, (k + 1) * 60)) for k in range(4)]
+    unmerged = plan(vectors, np.zeros((0, 384), dtype=np.float32), ThemeOptions(merge_above=1.01))
+    assert len(unmerged.new_clusters) > 4  # what HDBSCAN's leaves alone give
+    points, _ = _blobs()  # three groups, near but distinct
+    clusters = [list(range(0, 8)), list(range(8, 16)), list(range(16, 24))]
+    assert merge_close(points, clusters, 0.9) == clusters
+    assert merge_close(points, clusters, -1.0) == [list(range(24))]
+
+
 def test_settings_scale_with_the_number_of_claims() -> None:
     small = ThemeOptions()
     assert small.for_size(200) == small
