@@ -179,9 +179,10 @@ def plan(vectors: np.ndarray, existing: np.ndarray, options: ThemeOptions) -> Th
     rest = [i for i in range(len(vectors)) if i not in assignments]
     labels = discover(vectors[rest], options) if rest else np.array([], dtype=int)
     clusters = [[rest[j] for j in np.flatnonzero(labels == label)] for label in sorted(set(labels.tolist()) - {-1})]
-    clusters = merge_close(vectors, clusters, options.merge_above)
-    # centroids from members in canonical order, so that float sums do not depend on the input order
-    clusters = [sorted(members, key=lambda i: canonical_rank[i]) for members in clusters] if clusters else clusters
+    # members in canonical order, so that float sums (centroids) do not depend on the input order
+    clusters = [sorted(members, key=lambda i: canonical_rank[i]) for members in clusters]
+    merged = merge_close(vectors, clusters, options.merge_above)
+    clusters = [sorted(members, key=lambda i: canonical_rank[i]) for members in merged]
     centroids = [centroid(vectors[members]) for members in clusters]
     for number, (members, middle) in enumerate(zip(clusters, centroids, strict=True)):
         for i in members:
