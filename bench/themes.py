@@ -111,11 +111,9 @@ def embedded(path: Path, adapter: dict[str, np.ndarray] | None = None) -> tuple[
     return Embedder(adapter=adapter).encode(texts), labels
 
 
-def learn_encoder(
-    texts: list[str], labels: list[str], families: dict[str, str], seed: int = 0
-) -> tuple[dict[str, np.ndarray], ThemeSpace]:
+def learn_encoder(texts: list[str], labels: list[str], families: dict[str, str], seed: int = 0) -> ThemeSpace:
     """The theme encoder's adapter learned from these claims, then the theme space over its vectors of
-    train.jsonl, its shrinkage chosen on tuning.jsonl (BCubed F1 of a first run)."""
+    train.jsonl, its shrinkage chosen on tuning.jsonl (BCubed F1 of a first run); the space holds the adapter."""
     from cluster import adapter as adapters
     from cluster import space as spaces
     from cluster.embed import model_path
@@ -149,14 +147,14 @@ def learn_encoder(
         "adapter_claims": len(texts),
     }
     print(f"chose shrinkage {best:g}")
-    return adapter, spaces.learn(vectors, space_labels, best, meta, adapter)
+    return spaces.learn(vectors, space_labels, best, meta, adapter)
 
 
 def train() -> None:
     """Learn the theme encoder and space from train.jsonl and families.jsonl; write cluster/theme_space.npz."""
     from cluster import space as spaces
 
-    _, space = learn_encoder(*training_claims())
+    space = learn_encoder(*training_claims())
     spaces.save(space, str(SPACE_FILE))
     print(f"wrote {SPACE_FILE.relative_to(ROOT)}")
 
@@ -169,7 +167,7 @@ def holdout(every: int = 4, seed: int = 0) -> None:
     texts, labels, families = training_claims()
     held = set(sorted(set(families.values()))[::every])
     kept = [i for i, label in enumerate(labels) if families.get(label) not in held]
-    _, space = learn_encoder([texts[i] for i in kept], [labels[i] for i in kept], families, seed)
+    space = learn_encoder([texts[i] for i in kept], [labels[i] for i in kept], families, seed)
     out = sorted(set(range(len(labels))) - set(kept))
     held_texts, held_labels = [texts[i] for i in out], [labels[i] for i in out]
     ours = space.apply(Embedder(adapter=space.adapter).encode(held_texts))
