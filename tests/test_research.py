@@ -147,7 +147,7 @@ def test_search_folds_repeats_and_rebuilds_its_index_when_claims_change(
     assert hits[0]["claim_id"] == original[0] and hits[0]["repeats"] == 30 and hits[0]["score"] > 0.97
     assert all(not h["claim_id"].startswith("clm_repeat_") for h in hits)
     code, out, _ = _run(capsys, "search", original[2], "-k", "5", "--db", str(sample_db))
-    assert code == 0 and "(+30 repeats)" in out
+    assert code == 0 and "(+30" in out and "repeats)" in out  # the table may wrap the note across two lines
 
 
 def test_sql_reads_any_duckdb_file_and_research_commands_refuse_unknown_names(

@@ -121,7 +121,25 @@ def test_every_path_runs_the_adapted_network() -> None:
     assert float((reference * plain).sum(axis=1).mean()) < 0.95
 
 
-def test_training_lowers_the_contrastive_loss_on_a_small_set() -> None:
+def test_the_prototype_loss_pulls_a_claim_toward_the_rest_of_its_idea() -> None:
+    import torch
+
+    e = torch.eye(3)
+    # idea 0: two orthogonal claims; idea 1: two identical claims, orthogonal to both
+    vectors = torch.stack([e[0], e[1], e[2], e[2]])
+    ids = torch.tensor([0, 0, 1, 1])
+    # rows 0 and 1 see their own idea only through the other claim (cosine 0, as is the other idea's):
+    # log 2 each; rows 2 and 3 find their idea at cosine 1 against 0, a loss of about e^-20
+    expected = (2 * np.log(2) + 2 * np.log1p(np.exp(-1 / 0.05))) / 4
+    assert adapters.prototype_loss(vectors, ids, 0.05).item() == pytest.approx(expected, rel=1e-5)
+    # claims placed with the other idea cost far more than claims placed with their own
+    grouped = torch.stack([e[0], e[0], e[1], e[1]])
+    crossed = torch.stack([e[0], e[1], e[0], e[1]])
+    assert adapters.prototype_loss(grouped, ids, 0.05).item() < 0.01
+    assert adapters.prototype_loss(crossed, ids, 0.05).item() > 5
+
+
+def test_training_lowers_the_prototype_loss_on_a_small_set() -> None:
     texts, labels, families = [], [], {}
     for line in FAMILY_SET.read_text(encoding="utf-8").splitlines()[:8]:  # two families of four ideas
         item = json.loads(line)

@@ -17,8 +17,8 @@ from cluster.embed import Embedder, theme_embedder
 from cluster.space import default_space
 
 # Floors, pinned: lowering one needs a reason in the commit that does it.
-EVAL_F1 = 0.76
-TUNING_F1 = 0.93
+EVAL_F1 = 0.78
+TUNING_F1 = 0.95
 
 
 @pytest.fixture(scope="module")

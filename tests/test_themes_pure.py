@@ -47,6 +47,23 @@ def test_same_claims_in_another_order_give_the_same_groups() -> None:
     assert groups_first == groups_second
 
 
+def test_two_syndicated_copies_form_a_theme_where_a_lone_claim_stays_unthemed() -> None:
+    points, centres = _blobs()
+    # two directions at right angles to every blob: a claim with its near-copy, and a claim alone
+    basis = np.linalg.qr(np.vstack([centres, np.random.default_rng(5).normal(size=(2, 16))]).T)[0].T
+    copy, alone = basis[3], basis[4]
+    twin = copy + 0.05 * alone
+    extra = np.vstack([copy, twin / np.linalg.norm(twin), alone]).astype(np.float32)
+    vectors = np.vstack([points, extra])
+    result = plan(vectors, np.zeros((0, 16), dtype=np.float32), ThemeOptions())
+    assert len(result.new_clusters) == 4
+    assert result.assignments[24][0] == result.assignments[25][0] == 3  # the copies' own theme
+    assert 26 not in result.assignments
+    # only copies: without the rule the pair stays unthemed, as two claims are too few for a cluster
+    strict = plan(vectors, np.zeros((0, 16), dtype=np.float32), ThemeOptions(copies_above=1.01))
+    assert len(strict.new_clusters) == 3 and 24 not in strict.assignments and 25 not in strict.assignments
+
+
 def test_keywords_prefer_distinctive_phrases() -> None:
     groups = [
         ["China gives away open weights as a loss leader.", "Open weights are a loss leader for Chinese clouds."],
