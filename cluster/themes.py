@@ -206,6 +206,9 @@ def plan(vectors: np.ndarray, existing: np.ndarray, options: ThemeOptions) -> Th
     return ThemePlan(assignments, clusters, centroids)
 
 
+COPY_NEIGHBOURS = 10  # how many near neighbours of a leftover claim are checked for copies
+
+
 def copy_groups(vectors: np.ndarray, rows: list[int], above: float) -> list[list[int]]:
     """Groups of at least two of ``rows`` linked by cosines of at least ``above`` (single linkage), in the order
     of their first row.
@@ -217,11 +220,15 @@ def copy_groups(vectors: np.ndarray, rows: list[int], above: float) -> list[list
     """
     if len(rows) < 2:
         return []
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    close = vectors[rows] @ vectors[rows].T >= above
-    _, component = connected_components(csr_matrix(close), directed=False)
+    k = min(len(rows), COPY_NEIGHBOURS + 1)  # near neighbours only: memory stays linear in the leftovers
+    sims, neighbours = nearest_neighbours(np.ascontiguousarray(vectors[rows], dtype=np.float32), k)
+    keep = (sims >= above) & (neighbours >= 0)
+    starts = np.repeat(np.arange(len(rows)), k)[keep.ravel()]
+    close = coo_matrix((np.ones(len(starts)), (starts, neighbours[keep])), shape=(len(rows), len(rows)))
+    _, component = connected_components(close, directed=False)
     groups: dict[int, list[int]] = {}
     for row, part in zip(rows, component, strict=True):
         groups.setdefault(int(part), []).append(row)
