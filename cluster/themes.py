@@ -102,6 +102,10 @@ def hdbscan_knn(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
     valid = (cols >= 0) & (cols != rows)
     rows, cols, dist = rows[valid], cols[valid], distances[:, 1:].ravel()[valid]
     weights = np.maximum(np.maximum(dist, core[rows]), core[cols])
+    # many edges share a weight (a point's core distance, wherever it exceeds the distance itself): among them
+    # the nearer pair goes first, so a claim between two themes follows its nearest neighbour rather than
+    # whichever edge the tie-breaking order happened to list first
+    weights = weights + TIE_BREAK * dist
     # a zero weight would read as "no edge" in a sparse matrix: duplicates get the smallest positive one
     weights = np.maximum(weights, np.finfo(np.float64).tiny)
     graph = coo_matrix((weights, (rows, cols)), shape=(n, n)).tocsr()
@@ -119,6 +123,7 @@ def hdbscan_knn(vectors: np.ndarray, options: ThemeOptions) -> np.ndarray:
     return np.asarray(_tree_to_labels(None, hierarchy, options.min_cluster_size, options.selection)[0], dtype=int)
 
 
+TIE_BREAK = 1e-9  # weight of the plain distance beside the mutual reachability distance (``hdbscan_knn``)
 EXACT_BELOW = 30_000  # up to this many vectors the neighbour search is exact (flat index)
 
 

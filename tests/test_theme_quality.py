@@ -17,8 +17,12 @@ from cluster.embed import Embedder, theme_embedder
 from cluster.space import default_space
 
 # Floors, pinned: lowering one needs a reason in the commit that does it.
-EVAL_F1 = 0.78
-TUNING_F1 = 0.95
+# The tuning floor was 0.95 while equal HDBSCAN edge weights were broken by listing order: a change of 1e-6 in
+# the vectors then moved tuning between 0.926 and 0.962 (mean 0.942) and evaluation between 0.787 and 0.802.
+# With ties broken by distance both stay put under such changes (0.937 and 0.802), so the floors now sit on a
+# stable figure rather than on a lucky draw.
+EVAL_F1 = 0.80
+TUNING_F1 = 0.93
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +87,20 @@ def test_a_shuffled_order_gives_the_same_themes(evaluation: tuple) -> None:
         order = np.random.default_rng(seed).permutation(len(mapped))
         again = grouping(mapped[order])
         assert [again[k] for k in np.argsort(order)] == first
+
+
+def _partition(targets: list[int]) -> set[frozenset[int]]:
+    groups: dict[int, set[int]] = {}
+    for i, target in enumerate(targets):
+        groups.setdefault(target if target >= 0 else -1 - i, set()).add(i)
+    return {frozenset(members) for members in groups.values()}
+
+
+def test_rounding_differences_do_not_change_the_themes(evaluation: tuple) -> None:
+    # Another CPU, thread count or embedding path moves vectors by about 1e-6; the themes must not move with them.
+    _, _, _, mapped = evaluation
+    first = _partition(grouping(mapped))
+    for seed in (1, 2, 3):
+        nudged = mapped + np.random.default_rng(seed).normal(scale=1e-6, size=mapped.shape)
+        nudged = (nudged / np.linalg.norm(nudged, axis=1, keepdims=True)).astype(np.float32)
+        assert _partition(grouping(nudged)) == first

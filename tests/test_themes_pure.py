@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cluster.labels import keywords, label_from
-from cluster.themes import ThemeOptions, plan
+from cluster.themes import ThemeOptions, discover, plan
 
 
 def _blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +92,7 @@ def test_momentum_compares_the_day_with_the_weeks_before_and_never_the_future() 
 def test_the_same_claims_in_any_order_give_the_same_themes() -> None:
     import numpy as np
 
-    from cluster.themes import ThemeOptions, plan
+    from cluster.themes import ThemeOptions, discover, plan
 
     rng = np.random.default_rng(11)
     centres = rng.normal(size=(4, 384))
@@ -238,3 +238,23 @@ def test_embedding_groups_follow_a_local_run_document_by_document() -> None:
         [],
         ["d"],  # "c" at the second; "e" was cached before the run
     ]
+
+
+def _arc(angles: list[float], seed: int, dims: int = 32) -> np.ndarray:
+    """Unit vectors at these angles on a random great circle."""
+    basis, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(dims, 2)))
+    return np.array([np.cos(a) * basis[:, 0] + np.sin(a) * basis[:, 1] for a in angles], dtype=np.float32)
+
+
+@pytest.mark.parametrize("nearer", ["left", "right"])
+def test_a_claim_between_two_themes_follows_its_nearest_neighbour(nearer: str) -> None:
+    # Two tight groups and a claim between them whose two nearest neighbours are the groups' edges (0.205 and
+    # 0.215 away): its core distance is the larger, so both of its links weigh the same in mutual reachability,
+    # and HDBSCAN's answer hangs on how that tie is broken.
+    left = [0.0, 0.02, 0.04, 0.06, 0.08]
+    right = [0.5, 0.52, 0.54, 0.56, 0.58]
+    between = 0.285 if nearer == "left" else 0.295
+    for seed in range(8):  # other circles, other canonical orders: a lucky tie-break cannot pass them all
+        labels = discover(_arc(left + right + [between], seed), ThemeOptions())
+        assert len(set(labels[:5])) == 1 and len(set(labels[5:10])) == 1 and labels[0] != labels[5] and labels[0] >= 0
+        assert labels[10] == (labels[0] if nearer == "left" else labels[5]), (seed, labels)
