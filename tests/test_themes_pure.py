@@ -92,7 +92,7 @@ def test_momentum_compares_the_day_with_the_weeks_before_and_never_the_future() 
 def test_the_same_claims_in_any_order_give_the_same_themes() -> None:
     import numpy as np
 
-    from cluster.themes import ThemeOptions, discover, plan
+    from cluster.themes import ThemeOptions, plan
 
     rng = np.random.default_rng(11)
     centres = rng.normal(size=(4, 384))
