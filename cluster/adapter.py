@@ -12,12 +12,11 @@ among the batch's ideas, each idea stood for by the normalised mean of its other
 how claims are grouped (a claim joins a theme by its cosine to the theme's centroid), and it beat the pairwise
 supervised contrastive loss used before on the evaluation set in all six paired runs (two seeds, three shrinkages
 of the theme space; mean BCubed F1 0.800 against 0.772, measured while HDBSCAN still broke ties by listing
-order). Half the
-claims a batch sees have their named actors generalised ("Alibaba's Qwen" becomes "a Chinese firm",
-``extract.actors``), so that which lab is named weighs less than what is said of it. What training changed is
-then compressed: each weight matrix's change is cut to its ``RANK`` largest singular directions (``B @ A``),
-biases and layer norms keep theirs whole. That is 1.4M numbers beside the model's 22.7M, and on held-out
-families it groups as well as the uncompressed fine-tune (rank 16 loses a little, 64 gains nothing).
+order). Half the claims a batch sees have their named actors generalised ("Alibaba's Qwen" becomes "a Chinese
+firm", ``extract.actors``), so that which lab is named weighs less than what is said of it. What training
+changed is then compressed: each weight matrix's change is cut to its ``RANK`` largest singular directions
+(``B @ A``), biases and layer norms keep theirs whole. That is 1.4M numbers beside the model's 22.7M, and on
+held-out families it groups as well as the uncompressed fine-tune (rank 16 loses a little, 64 gains nothing).
 
 ``merge`` adds the updates to a loaded model's weights, so every embedding path (sentence-transformers, the CUDA
 encoder, the ONNX export) runs the adapted network unchanged.

@@ -249,8 +249,8 @@ def _arc(angles: list[float], seed: int, dims: int = 32) -> np.ndarray:
 @pytest.mark.parametrize("nearer", ["left", "right"])
 def test_a_claim_between_two_themes_follows_its_nearest_neighbour(nearer: str) -> None:
     # Two tight groups and a claim between them whose two nearest neighbours are the groups' edges (0.205 and
-    # 0.215 radians away): its core distance is the larger, so both of its links weigh the same in mutual reachability,
-    # and HDBSCAN's answer hangs on how that tie is broken.
+    # 0.215 radians away): its core distance is the larger, so both of its links weigh the same in mutual
+    # reachability, and HDBSCAN's answer hangs on how that tie is broken.
     left = [0.0, 0.02, 0.04, 0.06, 0.08]
     right = [0.5, 0.52, 0.54, 0.56, 0.58]
     between = 0.285 if nearer == "left" else 0.295
